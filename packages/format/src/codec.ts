@@ -582,3 +582,8 @@ export async function getCodec(choice: 'auto' | CodecName = 'auto'): Promise<Cod
   }
   throw new RangeError(`unknown codec ${String(choice)}`);
 }
+
+/** Accepts a codec instance or a choice as given in reader/writer/verify options. */
+export async function resolveCodec(choice: Codec | 'auto' | CodecName | undefined): Promise<Codec> {
+  return choice && typeof choice === 'object' ? choice : getCodec(choice ?? 'auto');
+}

@@ -3,11 +3,14 @@ export class SessionFileError extends Error {
   readonly file: string;
   readonly offset: number | undefined;
   readonly code: string;
+  /** The message without the file and offset prefix. */
+  readonly reason: string;
 
   constructor(code: string, file: string, message: string, offset?: number) {
     super(`${file}${offset === undefined ? '' : ` @${offset}`}: ${message}`);
     this.name = 'SessionFileError';
     this.code = code;
+    this.reason = message;
     this.file = file;
     this.offset = offset;
   }

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { SessionFileError } from './errors.js';
 
 /** What the scanner needs from a file: its size and positional reads that are short only at the end. */
 export interface ByteSource {
@@ -58,5 +59,23 @@ export class FileSource implements ByteSource {
       closeSync(this.fd);
       this.fd = -1;
     }
+  }
+}
+
+/** Opens a file for reading; failures become a SessionFileError with a reason a person understands. */
+export function openFileSource(path: string): FileSource {
+  try {
+    return new FileSource(path);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    const reason =
+      err.code === 'ENOENT'
+        ? 'no such file'
+        : err.code === 'EISDIR' || err.code === 'ENOTFILE'
+          ? 'is a directory, not a session file'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.message;
+    throw new SessionFileError(err.code ?? 'EIO', path, reason);
   }
 }

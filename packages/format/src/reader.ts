@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Codec, type CodecName, getCodec } from './codec.js';
+import { type Codec, type CodecName, resolveCodec } from './codec.js';
 import {
   INDEX_TRAILER_BYTES,
   MAGIC_INDEX,
@@ -8,7 +8,7 @@ import {
   SKIPPABLE_HEADER_BYTES,
 } from './constants.js';
 import { SessionFileError } from './errors.js';
-import { type ByteSource, FileSource } from './file-source.js';
+import { type ByteSource, type FileSource, openFileSource } from './file-source.js';
 import { leafHash } from './merkle.js';
 import { type ScanFailure, scanSession, type TornTail, trailerOffset } from './scan.js';
 import { toTimestamp } from './time.js';
@@ -108,23 +108,8 @@ export class SessionReader {
   }
 
   static async open(path: string, options: ReaderOptions = {}): Promise<SessionReader> {
-    const codec =
-      options.codec && typeof options.codec === 'object'
-        ? options.codec
-        : await getCodec(options.codec ?? 'auto');
-    let source: FileSource;
-    try {
-      source = new FileSource(path);
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException;
-      const why =
-        err.code === 'ENOENT'
-          ? 'no such file'
-          : err.code === 'EISDIR' || err.code === 'ENOTFILE'
-            ? 'is a directory, not a session file'
-            : err.message;
-      throw new SessionFileError(err.code ?? 'EIO', path, why);
-    }
+    const codec = await resolveCodec(options.codec);
+    const source = openFileSource(path);
     try {
       const init = await SessionReader.locate(source, codec);
       return new SessionReader({ ...init, source, codec, cacheSegments: options.cacheSegments ?? 4 });

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { type Codec, type CodecName, getCodec } from './codec.js';
-import { type ByteSource, FileSource } from './file-source.js';
+import { type Codec, type CodecName, resolveCodec } from './codec.js';
+import { SessionFileError } from './errors.js';
+import { type ByteSource, type FileSource, openFileSource } from './file-source.js';
 import { loadPublicKey } from './keys.js';
 import { type ScanFailure, type SignatureStatus, scanSession, type TornTail } from './scan.js';
 import { VERDICT_EXIT_CODES, type Verdict } from './types.js';
@@ -9,6 +10,8 @@ export interface VerifyOptions {
   /** Trusted Ed25519 public key (KeyObject or PEM): every checkpoint must carry a valid signature by it. */
   publicKey?: KeyObject | string | Buffer;
   codec?: Codec | 'auto' | CodecName;
+  /** Parse every record and check its envelope too (conformance); integrity checks are complete without it. */
+  thorough?: boolean;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
@@ -41,29 +44,16 @@ export interface VerifyReport {
  * the index. Never throws for a bad file: problems are verdicts.
  */
 export async function verifySession(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const codec =
-    options.codec && typeof options.codec === 'object'
-      ? options.codec
-      : await getCodec(options.codec ?? 'auto');
-  const publicKey =
-    options.publicKey === undefined || isKeyObject(options.publicKey)
-      ? options.publicKey
-      : loadPublicKey(options.publicKey);
+  const { codec, publicKey } = await resolveInputs(options);
   let source: FileSource;
   try {
-    source = new FileSource(path);
+    source = openFileSource(path);
   } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    const message =
-      err.code === 'ENOENT'
-        ? 'no such file'
-        : err.code === 'EISDIR' || err.code === 'ENOTFILE'
-          ? 'is a directory, not a session file'
-          : err.message;
-    return unreadable(path, message);
+    if (error instanceof SessionFileError) return unreadable(path, error.reason);
+    throw error;
   }
   try {
-    return await verifySource(source, publicKey, codec, options.onProgress);
+    return await verifySource(source, publicKey, codec, options);
   } finally {
     source.close();
   }
@@ -75,34 +65,28 @@ export async function verifySessionBytes(
   name: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const codec =
-    options.codec && typeof options.codec === 'object'
-      ? options.codec
-      : await getCodec(options.codec ?? 'auto');
-  const publicKey =
-    options.publicKey === undefined || isKeyObject(options.publicKey)
-      ? options.publicKey
-      : loadPublicKey(options.publicKey);
+  const { codec, publicKey } = await resolveInputs(options);
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const source: ByteSource = {
     path: name,
     size: buffer.length,
     read: (position, length) => buffer.subarray(position, Math.min(buffer.length, position + length)),
   };
-  return verifySource(source, publicKey, codec, options.onProgress);
+  return verifySource(source, publicKey, codec, options);
 }
 
 async function verifySource(
   source: ByteSource,
   publicKey: KeyObject | undefined,
   codec: Codec,
-  onProgress: VerifyOptions['onProgress'],
+  options: VerifyOptions,
 ): Promise<VerifyReport> {
   const scan = await scanSession(source, {
     deep: true,
     codec,
+    thorough: options.thorough === true,
     ...(publicKey ? { publicKey } : {}),
-    ...(onProgress ? { onProgress } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const state = scan.state;
   const report: VerifyReport = {
@@ -125,6 +109,16 @@ async function verifySource(
   };
   report.summary = summarize(report);
   return report;
+}
+
+async function resolveInputs(
+  options: VerifyOptions,
+): Promise<{ codec: Codec; publicKey: KeyObject | undefined }> {
+  const key = options.publicKey;
+  return {
+    codec: await resolveCodec(options.codec),
+    publicKey: key === undefined || isKeyObject(key) ? key : loadPublicKey(key),
+  };
 }
 
 function isKeyObject(value: unknown): value is KeyObject {

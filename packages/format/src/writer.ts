@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { type CanonicalStats, canonicalize, newCanonicalStats } from './canonical-json.js';
-import { type Codec, type CodecName, getCodec } from './codec.js';
+import { type Codec, type CodecName, resolveCodec } from './codec.js';
 import {
   CHECKPOINT_PAYLOAD_TYPE,
   FORMAT_NAME,
@@ -646,11 +646,6 @@ async function writeFully(handle: FileHandle, bytes: Buffer, position: number): 
     if (bytesWritten === 0) throw new Error('write returned 0 bytes');
     done += bytesWritten;
   }
-}
-
-async function resolveCodec(choice: WriterOptions['codec']): Promise<Codec> {
-  if (choice && typeof choice === 'object') return choice;
-  return getCodec(choice ?? 'auto');
 }
 
 function resolveSigningKey(key: WriterOptions['signingKey']): SigningKey | undefined {

@@ -13,23 +13,13 @@ import {
   nativeZstdAvailable,
 } from '../src/codec.js';
 import { scanZstdFrame } from '../src/zstd-frame.js';
+import { rngU32 as rng } from './support.js';
 
 const MIB = 1024 * 1024;
 const BIG = 50 * MIB;
 const ZSTD_CLI = '/usr/bin/zstd';
 const NATIVE = nativeZstdAvailable();
 const CODECS: CodecName[] = NATIVE ? ['node:zlib', 'zstd-codec'] : ['zstd-codec'];
-
-/** Deterministic xorshift32 so failures reproduce. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 /**
  * Agent-trace-like bytes: skewed words from a fixed vocabulary, JSON punctuation and random ids, which

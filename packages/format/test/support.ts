@@ -22,6 +22,17 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Deterministic xorshift32 stream of unsigned 32-bit integers. */
+export function rngU32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
 const WORDS = [
   'deploy',
   'config',

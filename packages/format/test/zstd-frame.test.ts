@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getCodec } from '../src/codec.js';
 import { scanZstdFrame, scanZstdFrameBlocks, ZSTD_MAGIC, type ZstdFrameScan } from '../src/zstd-frame.js';
+import { rngU32 as rng } from './support.js';
 
 const ZSTD_CLI = '/usr/bin/zstd';
 const MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -20,16 +21,6 @@ const block = (last: boolean, type: number, size: number): number[] => {
 const bytes = (...parts: Array<number[] | string | Uint8Array>): Buffer =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 const le32 = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 function traceLike(size: number, seed: number): Buffer {
   const next = rng(seed);
