@@ -5,7 +5,8 @@ import { createProgram } from './program.js';
 import { sanitize } from './terminal.js';
 
 // `pnpm agent-replay …` runs from the repository root; paths the user typed are relative to where they typed them.
-if (process.env.npm_lifecycle_event === 'agent-replay' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+if (process.env.npm_lifecycle_event === 'agent-replay' && process.env.INIT_CWD)
+  process.chdir(process.env.INIT_CWD);
 
 const result = { exitCode: 0 };
 const program = createProgram(result).exitOverride();

@@ -30,6 +30,10 @@ export function createProgram(result: { exitCode: number }): Command {
     .argument('<files...>', 'session files (.arec)')
     .option('--json', 'machine-readable report')
     .option('--key <public.pem>', 'trusted Ed25519 public key: every checkpoint must be signed by it')
+    .option(
+      '--thorough',
+      'also parse every record and check its envelope (slower; hashes already cover every byte)',
+    )
     .action(async (files: string[], options) => {
       result.exitCode = await verifyCommand(files, options);
     });

@@ -167,3 +167,47 @@ describe('tamper evidence', () => {
     expect(report.summary).toMatch(new RegExp(`segment 2, offset \\d+, record seq ${second.firstSeq}`));
   });
 });
+
+describe('thorough verification', () => {
+  it('catches a hash-consistent record whose envelope is wrong (a buggy or forging writer)', async () => {
+    // Forge an unsigned file by hand: the hashes are all consistent, but the middle record claims the wrong seq.
+    const { createHash } = await import('node:crypto');
+    const { getCodec } = await import('../src/codec.js');
+    const { skippableFrame } = await import('../src/frames.js');
+    const { canonicalize } = await import('../src/canonical-json.js');
+    const path = join(dir, 'forge-base.arec');
+    const writer = await SessionWriter.create(path);
+    await writer.abandon();
+    const headerFrame = readFileSync(path);
+    const headerPayload = headerFrame.subarray(8);
+    const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+    const ts = '2026-11-21T10:00:00.000000Z';
+    const lines = [1, 5, 3].map((seq) => `{"seq":${seq},"ts":"${ts}","type":"tick"}`);
+    const content = Buffer.from(`${lines.join('\n')}\n`);
+    let chain = sha(Buffer.from('agent-replay.session.v1\n'), headerPayload);
+    for (const line of lines) chain = sha(chain, sha(Buffer.from([0]), Buffer.from(line)));
+    const frame = await (await getCodec('auto')).compress(content, 3);
+    const segmentHeader = canonicalize({
+      segment: 1,
+      first_seq: 1,
+      last_seq: 3,
+      count: 3,
+      ulen: content.length,
+      clen: frame.length,
+      sha256: sha(content).toString('hex'),
+      zsha256: sha(frame).toString('hex'),
+      chain: chain.toString('hex'),
+      t_first: ts,
+      t_last: ts,
+    });
+    const forged = Buffer.concat([
+      headerFrame,
+      skippableFrame(0x184d2a51, Buffer.from(segmentHeader)),
+      frame,
+    ]);
+    expect((await verifySessionBytes(forged, 'forged')).verdict).toBe('UNSEALED');
+    const thorough = await verifySessionBytes(forged, 'forged', { thorough: true });
+    expect(thorough.verdict).toBe('TAMPERED');
+    expect(thorough.summary).toMatch(/record seq 2 says seq 5/);
+  });
+});

@@ -7,6 +7,7 @@ import { sanitize, styleFor } from '../terminal.js';
 export interface VerifyCommandOptions {
   json?: boolean;
   key?: string;
+  thorough?: boolean;
 }
 
 const SEVERITY: Record<Verdict, number> = { VALID: 0, UNSEALED: 1, TORN: 1, TAMPERED: 2, UNREADABLE: 2 };
@@ -39,7 +40,10 @@ export async function verifyCommand(files: string[], options: VerifyCommandOptio
   const out = process.stdout;
   const style = styleFor(out);
   for (const file of files) {
-    const report = await verifySession(file, publicKey ? { publicKey } : {});
+    const report = await verifySession(file, {
+      thorough: options.thorough === true,
+      ...(publicKey ? { publicKey } : {}),
+    });
     reports.push(report);
     if (!options.json) {
       const colour =
