@@ -22,21 +22,32 @@ writeFileSync(join(dir, 'signing.pem'), key.privateKeyPem, { mode: 0o600 });
 writeFileSync(join(dir, 'signing.pub.pem'), key.publicKeyPem);
 const session = join(dir, 'config-agent.arec');
 const writer = await SessionWriter.create(session, { signingKey: key.privateKeyPem, segmentBytes: 4096 });
-writer.append('session.start', { workflow: 'config-agent', identity: { subject: 'svc-deployer', kind: 'service', verified: false } });
-const history = [{ role: 'system', content: 'You validate deployment configs and may only push to staging. '.repeat(20) }];
+writer.append('session.start', {
+  workflow: 'config-agent',
+  identity: { subject: 'svc-deployer', kind: 'service', verified: false },
+});
+const history = [
+  { role: 'system', content: 'You validate deployment configs and may only push to staging. '.repeat(20) },
+];
 for (let turn = 1; turn <= 6; turn++) {
   history.push({ role: 'user', content: `turn ${turn}: check payments-api.yaml` });
   writer.append('span.end', { span: { kind: 'response', data: { _input: [...history] } } });
 }
-writer.append('policy.decision', {
-  decision: 'deny',
-  subject: { kind: 'tool', name: 'push_config', args: { environment: 'production' } },
-  rule: 'staging-first',
-  reason: 'push to staging first',
-}, { flush: true });
+writer.append(
+  'policy.decision',
+  {
+    decision: 'deny',
+    subject: { kind: 'tool', name: 'push_config', args: { environment: 'production' } },
+    rule: 'staging-first',
+    reason: 'push to staging first',
+  },
+  { flush: true },
+);
 writer.append('session.end', { status: 'completed' });
 await writer.close();
-console.log(`wrote ${session} (${writer.stats.records} records, ${writer.stats.blobsStored} deduplicated blobs)`);
+console.log(
+  `wrote ${session} (${writer.stats.records} records, ${writer.stats.blobsStored} deduplicated blobs)`,
+);
 
 step('Verify it against the trusted public key');
 cli('verify', session, '--key', join(dir, 'signing.pub.pem'));
@@ -62,11 +73,15 @@ writeFileSync(crashed, readFileSync(session));
 truncateSync(crashed, readFileSync(session).length - 700);
 cli('verify', crashed);
 
-step('A resumed run re-opens it: the torn tail moves to a sidecar, a recovery record is written, writing continues');
+step(
+  'A resumed run re-opens it: the torn tail moves to a sidecar, a recovery record is written, writing continues',
+);
 const resumed = await SessionWriter.open(crashed, { signingKey: key.privateKeyPem });
 console.log(`recovered: moved ${resumed.recovery.droppedBytes} bytes to ${resumed.recovery.sidecar}`);
 resumed.append('session.end', { status: 'completed', resumed: true });
 await resumed.close();
 cli('verify', crashed, '--key', join(dir, 'signing.pub.pem'));
 
-console.log(`\nNext: pnpm agent-replay cat ${session} --json --resolve | jq .   ·   pnpm agent-replay verify --json ${session}`);
+console.log(
+  `\nNext: pnpm agent-replay cat ${session} --json --resolve | jq .   ·   pnpm agent-replay verify --json ${session}`,
+);

@@ -1,0 +1,28 @@
+// Runs the benchmarks under this Node and under Node 24 (native node:zlib zstd) and prints the ratios.
+//   pnpm bench            full run (several minutes)
+//   pnpm bench --quick    smaller workloads
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { node24Binary } from '../run-node24.mjs';
+
+const here = new URL('.', import.meta.url).pathname;
+const out = join(here, 'out');
+mkdirSync(out, { recursive: true });
+const extra = process.argv.slice(2);
+const runtimes = [[process.execPath, `node${process.versions.node.split('.')[0]}`]];
+const node24 = node24Binary();
+if (node24 && !process.versions.node.startsWith('24.')) runtimes.push([node24, 'node24']);
+
+let failed = false;
+for (const [bin, label] of runtimes) {
+  const result = spawnSync(
+    bin,
+    [join(here, 'format.bench.mjs'), ...extra, '--json', join(out, `format-${label}.json`)],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (result.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
