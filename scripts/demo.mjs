@@ -3,15 +3,17 @@
 // are caught and how a resumed writer recovers. Everything is real: the CLI runs as a user would run it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generateSigningKey, SessionWriter } from '@agent-replay/format';
 
+const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'apps', 'cli', 'dist', 'main.js');
 const dir = join(process.cwd(), '.agent-replay', 'demo');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 const cli = (...args) => {
   console.log(`\n$ agent-replay ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, ['apps/cli/dist/main.js', ...args], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [cliPath, ...args], { stdio: 'inherit' });
   console.log(`(exit ${r.status})`);
 };
 const step = (text) => console.log(`\n\u2500\u2500 ${text}`);
