@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, hash, type KeyObject } from 'node:crypto';
 import { canonicalize, isCanonical } from './canonical-json.js';
 import type { Codec } from './codec.js';
 import {
@@ -18,7 +18,7 @@ import {
 import type { ByteSource } from './file-source.js';
 import { frameKind, hex32 } from './frames.js';
 import { keyIdOf, publicKeyFingerprint, publicKeyFromHeader, verifyDsse } from './keys.js';
-import { MerkleAccumulator } from './merkle.js';
+import { leafHash, MerkleAccumulator } from './merkle.js';
 import { isTimestamp } from './time.js';
 import type {
   Checkpoint,
@@ -146,6 +146,11 @@ function parseCanonicalObject(bytes: Buffer): JsonParse {
     return { ok: false, message: 'not in canonical (RFC 8785) form' };
   }
   return { ok: true, value: value as Record<string, unknown> };
+}
+
+/** chain_i = SHA-256(chain_{i-1} ‖ leaf_i) */
+export function chainStep(chain: Buffer, leaf: Buffer): Buffer {
+  return hash('sha256', Buffer.concat([chain, leaf]), 'buffer');
 }
 
 export function newChainState(headerPayload: Buffer): ChainState {
@@ -633,7 +638,6 @@ function verifyRecords(
   let lastTs = state.lastTs;
   let start = 0;
   let expected = seg.first_seq;
-  const leafPrefix = Buffer.from([0]);
   while (start < content.length) {
     const end = content.indexOf(0x0a, start);
     const where = { segment: k, seq: expected };
@@ -652,8 +656,8 @@ function verifyRecords(
     if (blobProblem)
       fail('TAMPERED', frameStart, `segment ${k}: record seq ${expected} ${blobProblem}`, where);
     if (blob && !knownBlob(blob.hash)) checked.blobs.set(blob.hash, expected);
-    const leaf = createHash('sha256').update(leafPrefix).update(line).digest();
-    checked.chain = createHash('sha256').update(checked.chain).update(leaf).digest();
+    const leaf = leafHash(line);
+    checked.chain = chainStep(checked.chain, leaf);
     checked.leaves.push(leaf);
     expected++;
     start = end + 1;

@@ -20,7 +20,8 @@ import { FileSource } from './file-source.js';
 import { skippableFrame } from './frames.js';
 import { headerKeyOf, loadSigningKey, type SigningKey, signDsse } from './keys.js';
 import { FileLock } from './lock.js';
-import { type ChainState, checkpointBody, indexFor, newChainState, scanSession } from './scan.js';
+import { leafHash } from './merkle.js';
+import { type ChainState, chainStep, checkpointBody, indexFor, newChainState, scanSession } from './scan.js';
 import { MonotonicClock } from './time.js';
 import type { Checkpoint, SegmentHeader, SessionHeader } from './types.js';
 import { WRITER_NAME, WRITER_VERSION } from './version.js';
@@ -490,13 +491,12 @@ export class SessionWriter {
     this.pending = [];
     this.pendingBytes = 0;
 
-    const leafPrefix = Buffer.from([0]);
     let start = 0;
     let chain = this.state.chain;
     while (start < content.length) {
       const end = content.indexOf(0x0a, start);
-      const leaf = createHash('sha256').update(leafPrefix).update(content.subarray(start, end)).digest();
-      chain = createHash('sha256').update(chain).update(leaf).digest();
+      const leaf = leafHash(content.subarray(start, end));
+      chain = chainStep(chain, leaf);
       this.state.merkle.push(leaf);
       start = end + 1;
     }
