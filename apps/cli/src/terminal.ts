@@ -29,6 +29,18 @@ export function sanitize(text: string, options: { keepNewlines?: boolean } = {})
   return well.replace(options.keepNewlines ? UNSAFE_KEEP_NEWLINES : UNSAFE, escapeChar);
 }
 
+// JSON escapes C0 controls but leaves C1 controls and bidi overrides raw; escaping them keeps the JSON identical in
+// meaning and harmless on a terminal.
+const JSON_UNSAFE = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text (pretty-printed) that is also safe to show on a terminal. */
+export function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    JSON_UNSAFE,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function truncate(text: string, width: number): string {
   if (width <= 1 || text.length <= width) return text;
   return `${text.slice(0, width - 1)}…`;

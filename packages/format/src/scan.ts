@@ -137,7 +137,9 @@ function parseCanonicalObject(bytes: Buffer): JsonParse {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, message: `not valid JSON (${(error as Error).message})` };
+    // V8's message quotes the offending bytes; file content never goes into a report, only its position.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    return { ok: false, message: `not valid JSON${position === undefined ? '' : ` (at byte ${position})`}` };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, message: 'not a JSON object' };

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadPublicKey, type Verdict, type VerifyReport, verifySession } from '@agent-replay/format';
 import { UserError } from '../errors.js';
-import { sanitize, styleFor } from '../terminal.js';
+import { sanitize, styleFor, terminalSafeJson } from '../terminal.js';
 
 export interface VerifyCommandOptions {
   json?: boolean;
@@ -56,9 +56,7 @@ export async function verifyCommand(files: string[], options: VerifyCommandOptio
   const valid = reports.filter((r) => r.verdict === 'VALID').length;
   const exitCode = combinedExitCode(reports);
   if (options.json) {
-    out.write(
-      `${JSON.stringify({ total: reports.length, valid, exit_code: exitCode, files: reports }, null, 2)}\n`,
-    );
+    out.write(`${terminalSafeJson({ total: reports.length, valid, exit_code: exitCode, files: reports })}\n`);
   } else {
     const line = `${valid}/${reports.length} session${reports.length === 1 ? '' : 's'} valid`;
     out.write(`${exitCode === 0 ? style.green(line) : style.bold(line)}\n`);
