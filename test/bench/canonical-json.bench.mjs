@@ -7,9 +7,10 @@
 //     --moduleResolution nodenext --types node --skipLibCheck src/canonical-json.ts
 //   CANONICAL_JSON=/tmp/cj/canonical-json.js node test/bench/canonical-json.bench.mjs
 //
-// Prints MB/s (UTF-8 bytes of output per second) for JSON.stringify, our canonicalize, the `canonicalize`
+// Prints MB/s (UTF-8 bytes of output per CPU second) for JSON.stringify, our canonicalize, the `canonicalize`
 // npm package and a "key-sorted copy + one JSON.stringify" prototype, plus ratios against JSON.stringify.
-// Env: RECORDS (default 2000), SECONDS per implementation (default 1.5), SEED (default 1), UNICODE (fraction of
+// Env: RECORDS (default 2000), SECONDS per implementation and data set (default 1.5), SEED (default 1), FLATTEN
+// (default 1, see below), UNICODE (fraction of
 // texts containing non-Latin-1 characters, default 0.5).
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -248,24 +249,38 @@ const copyTrick = (v) => JSON.stringify(sortedCopy(v));
 function check() {
   for (const r of records) {
     const a = canonicalize(r);
-    if (a !== pkgCanonicalize(r) || a !== copyTrick(r))
+    if (a !== pkgCanonicalize(r) || a !== copyTrick(r)) {
       throw new Error('implementations disagree on record ' + r.seq);
+    }
   }
 }
 
-// The machine is shared, so implementations are interleaved round-robin and the best and median pass of
-// each are reported: the best pass is the least disturbed by other processes.
-function run(impls) {
-  const bytes = impls.map(([, fn]) => records.reduce((n, r) => n + Buffer.byteLength(fn(r)), 0));
-  for (const [, fn] of impls) for (let i = 0; i < 3; i++) for (const r of records) fn(r); // warm-up
+// Our output (and the package's) is a V8 rope that gets flattened on first use; JSON.stringify's is flat.
+// The writer hashes every record, so by default each result is flattened inside the timed region
+// (charCodeAt forces it) to charge that copy to the implementation that causes it. FLATTEN=0 skips it.
+const FLATTEN = process.env.FLATTEN !== '0';
+
+// The machine is shared, so CPU time (user + system, which also charges GC helper threads) is measured,
+// implementations are interleaved round-robin, and the best and median pass of each are reported.
+function run(set, impls) {
+  const bytes = impls.map(([, fn]) => set.reduce((n, r) => n + Buffer.byteLength(fn(r)), 0));
+  for (const [, fn] of impls) for (let i = 0; i < 3; i++) for (const r of set) fn(r); // warm-up
   const times = impls.map(() => []);
   const deadline = Date.now() + SECONDS * 1000 * impls.length;
   let sink = 0;
   for (let round = 0; round < 5 || Date.now() < deadline; round++) {
     impls.forEach(([, fn], i) => {
-      const start = process.hrtime.bigint();
-      for (const r of records) sink += fn(r).length;
-      times[i].push(Number(process.hrtime.bigint() - start) / 1e9);
+      const start = process.cpuUsage();
+      if (FLATTEN) {
+        for (const r of set) {
+          const out = fn(r);
+          sink += out.charCodeAt(out.length >> 1);
+        }
+      } else {
+        for (const r of set) sink += fn(r).length;
+      }
+      const used = process.cpuUsage(start);
+      times[i].push((used.user + used.system) / 1e6);
     });
   }
   if (sink === 0) console.log('');
@@ -275,14 +290,9 @@ function run(impls) {
   });
 }
 
-check();
-const totalBytes = records.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0);
-console.log(
-  `${RECORDS} records, ${(totalBytes / 1e6).toFixed(1)} MB, avg ${(totalBytes / RECORDS / 1024).toFixed(1)} KB; node ${process.version}`,
-);
 const stats = newCanonicalStats();
-const results = run([
-  ['JSON.stringify', (r) => JSON.stringify(r)],
+const impls = [
+  ['JSON.stringify (not canonical)', (r) => JSON.stringify(r)],
   ['canonicalize (ours)', (r) => canonicalize(r)],
   [
     'canonicalize (ours, stats+onLarge+escape)',
@@ -291,20 +301,42 @@ const results = run([
   ],
   ['canonicalize (npm package)', (r) => pkgCanonicalize(r)],
   ['sorted copy + JSON.stringify', copyTrick],
-]);
-const base = results[0];
-console.log(
-  `${''.padEnd(44)} ${'best'.padStart(11)} ${'median'.padStart(11)}   (ratio to JSON.stringify, best/median)`,
-);
-for (const r of results) {
+];
+
+function report(title, set) {
+  const total = set.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), 0);
   console.log(
-    `${r.name.padEnd(44)} ${r.best.toFixed(0).padStart(6)} MB/s ${r.median.toFixed(0).padStart(6)} MB/s   ` +
-      `${(r.best / base.best).toFixed(2)}× / ${(r.median / base.median).toFixed(2)}×`,
+    `\n${title}: ${set.length} records, ${(total / 1e6).toFixed(1)} MB, avg ${(total / set.length / 1024).toFixed(1)} KB`,
+  );
+  const results = run(set, impls);
+  const base = results[0];
+  console.log(
+    `${''.padEnd(44)} ${'best'.padStart(11)} ${'median'.padStart(11)}   ratio to JSON.stringify (best/median)`,
+  );
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(44)} ${r.best.toFixed(0).padStart(6)} MB/s ${r.median.toFixed(0).padStart(6)} MB/s   ` +
+        `${(r.best / base.best).toFixed(2)}× / ${(r.median / base.median).toFixed(2)}×`,
+    );
+  }
+  const [, ours, , pkg, copy] = results;
+  console.log(
+    `ours vs npm package: ${(ours.best / pkg.best).toFixed(2)}× (median ${(ours.median / pkg.median).toFixed(2)}×); ` +
+      `ours vs sorted copy: ${(ours.best / copy.best).toFixed(2)}× (median ${(ours.median / copy.median).toFixed(2)}×); ` +
+      `${ours.rounds} rounds`,
   );
 }
-const [, ours, , pkg, copy] = results;
+
+check();
 console.log(
-  `ours / npm package: ${(ours.best / pkg.best).toFixed(2)}× best, ${(ours.median / pkg.median).toFixed(2)}× median; ` +
-    `ours / sorted copy: ${(ours.best / copy.best).toFixed(2)}× best, ${(ours.median / copy.median).toFixed(2)}× median ` +
-    `(${ours.rounds} rounds)`,
+  `node ${process.version}; CPU-time MB/s of UTF-8 output; flatten ${FLATTEN ? 'on' : 'off'}; UNICODE=${UNICODE}`,
+);
+report('all shapes', records);
+report(
+  'text-heavy (model responses, tool spans)',
+  records.filter((r) => r.kind !== 'model_request'),
+);
+report(
+  'structure-heavy (model requests: input items + tool schemas)',
+  records.filter((r) => r.kind === 'model_request'),
 );
