@@ -104,6 +104,20 @@ export interface ScanOptions {
 
 const sha256 = (data: Uint8Array | string): Buffer => createHash('sha256').update(data).digest();
 
+/**
+ * A value read from the file, quoted for a report: JSON-escaped, C1 controls and bidi overrides escaped too, and cut
+ * short, so a hostile file cannot put terminal escapes or a wall of text into a one-line verdict.
+ */
+export function quoteFromFile(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  const text = JSON.stringify(typeof value === 'string' ? value : String(value)) ?? '""';
+  const safe = text.replace(
+    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return safe.length > 80 ? `${safe.slice(0, 79)}…` : safe;
+}
+
 const BLOB_REF_PREFIX = Buffer.from('{"$blob":"');
 const LIT_PREFIX = Buffer.from('{"$lit":');
 
@@ -204,7 +218,7 @@ function parseHeader(payload: Buffer): { header: SessionHeader } | { message: st
   const parsed = parseCanonicalObject(payload.subarray(HEADER_PREFIX.length));
   if (!parsed.ok) return { message: `header damaged: ${parsed.message}` };
   const h = parsed.value;
-  if (h.format !== FORMAT_NAME) return { message: `header names format ${JSON.stringify(h.format)}` };
+  if (h.format !== FORMAT_NAME) return { message: `header names format ${quoteFromFile(h.format)}` };
   if (h.version !== FORMAT_VERSION)
     return { message: `unsupported format version ${JSON.stringify(h.version)}` };
   if (!Array.isArray(h.incompat) || !h.incompat.every((f) => typeof f === 'string')) {
@@ -213,13 +227,13 @@ function parseHeader(payload: Buffer): { header: SessionHeader } | { message: st
   const unknown = (h.incompat as string[]).filter((f) => !KNOWN_INCOMPAT_FEATURES.includes(f));
   if (unknown.length > 0) {
     return {
-      message: `file needs unsupported incompatible feature(s): ${unknown.join(', ')}; upgrade agent-replay`,
+      message: `file needs unsupported incompatible feature(s): ${unknown.map(quoteFromFile).join(', ')}; upgrade agent-replay`,
     };
   }
   if (typeof h.session_id !== 'string' || h.session_id.length === 0)
     return { message: 'header has no session_id' };
   if (!isTimestamp(h.created_at)) return { message: 'header damaged: bad created_at' };
-  if (h.hash !== 'sha256') return { message: `unsupported hash ${JSON.stringify(h.hash)}` };
+  if (h.hash !== 'sha256') return { message: `unsupported hash ${quoteFromFile(h.hash)}` };
   const key = h.key as SessionHeader['key'] | undefined;
   if (key !== null) {
     if (!key || typeof key !== 'object' || key.alg !== 'ed25519' || typeof key.public_key !== 'string') {
@@ -235,7 +249,7 @@ function parseHeader(payload: Buffer): { header: SessionHeader } | { message: st
   return { header: h as unknown as SessionHeader };
 }
 
-function validSegmentHeader(h: Record<string, unknown>): h is Record<string, unknown> & SegmentHeader {
+export function validSegmentHeader(h: Record<string, unknown>): h is Record<string, unknown> & SegmentHeader {
   return (
     isNonNegativeInt(h.segment) &&
     isNonNegativeInt(h.first_seq) &&
@@ -352,6 +366,9 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
     let pos = SKIPPABLE_HEADER_BYTES + headerSize;
     result.validEnd = pos;
     let lastFrameWasFinalWithIndex = false;
+    // End of the frames that seal the file (final checkpoint, and its index when one was promised). A VALID file
+    // ends exactly there: anything after it would be covered by no hash or signature.
+    let sealEnd: number | undefined;
 
     while (pos < size) {
       options.onProgress?.(pos, size);
@@ -465,6 +482,7 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
         pos = frameStart + seg.clen;
         result.validEnd = pos;
         lastFrameWasFinalWithIndex = false;
+        sealEnd = undefined;
         continue;
       }
 
@@ -511,7 +529,7 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
               fail(
                 'TAMPERED',
                 pos,
-                `checkpoint ${j} is signed by key ${cp.sig.key_id}, not ${keyIdOf(verifyKey)}`,
+                `checkpoint ${j} is signed by key ${quoteFromFile(cp.sig.key_id)}, not ${keyIdOf(verifyKey)}`,
                 where,
               );
             }
@@ -534,6 +552,7 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
         pos = payloadStart + payloadSize;
         result.validEnd = pos;
         lastFrameWasFinalWithIndex = cp.final && cp.index === true;
+        sealEnd = cp.final && cp.index !== true ? pos : undefined;
         continue;
       }
 
@@ -570,6 +589,7 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
           result.endsWithIndex = true;
           result.indexOffset = pos - payloadSize - SKIPPABLE_HEADER_BYTES;
         }
+        if (lastFrameWasFinalWithIndex) sealEnd = pos;
         lastFrameWasFinalWithIndex = false;
         continue;
       }
@@ -577,6 +597,13 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
       if (kind === 'reserved') {
         if (payloadStart + payloadSize > size)
           incomplete(`reserved frame ${hex32(magic)}`, payloadStart + payloadSize);
+        if (lastFrameWasFinalWithIndex) {
+          fail(
+            'TAMPERED',
+            pos,
+            `frame ${hex32(magic)} at offset ${pos} sits between the final checkpoint and its index`,
+          );
+        }
         result.reservedFramesSkipped++;
         pos = payloadStart + payloadSize;
         result.validEnd = pos;
@@ -594,6 +621,13 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
 
     if (lastFrameWasFinalWithIndex) torn(size, 'file ends after the final checkpoint: its index is missing');
     const sealed = state.lastCheckpointFinal && state.checkpointedSize === state.seq && state.checkpoint > 0;
+    if (sealed && sealEnd !== undefined && sealEnd < size) {
+      fail(
+        'TAMPERED',
+        sealEnd,
+        `${size - sealEnd} byte(s) after the sealed end at offset ${sealEnd} are covered by no hash or signature`,
+      );
+    }
     result.verdict = sealed ? 'VALID' : 'UNSEALED';
   } catch (error) {
     if (!(error instanceof Stop)) throw error;
@@ -689,7 +723,7 @@ function checkEnvelope(
   }
   if (record === null || typeof record !== 'object' || Array.isArray(record))
     return bad('is not a JSON object');
-  if (record.seq !== seq) bad(`says seq ${String(record.seq)}`);
+  if (record.seq !== seq) bad(`says seq ${quoteFromFile(record.seq)}`);
   const ts = record.ts;
   if (!isTimestamp(ts) || ts < lastTs) bad('has a bad or decreasing timestamp');
   if (typeof record.type !== 'string' || record.type.length === 0) bad('has no type');
@@ -706,7 +740,7 @@ const BLOB_TYPE_PART = Buffer.from('","type":"blob","value":');
  * A blob record's canonical form has a fixed prefix (its keys sort as seq, sha256, ts, type, value), so it is
  * recognised and its value located by position, without parsing the record.
  */
-function blobRecordHash(line: Buffer, seq: number): { hash: string; valueStart: number } | undefined {
+export function blobRecordHash(line: Buffer, seq: number): { hash: string; valueStart: number } | undefined {
   const head = `{"seq":${seq},"sha256":"`;
   if (line.length < head.length + 64 || line.toString('latin1', 0, head.length) !== head) return undefined;
   const hashEnd = head.length + 64;
@@ -714,6 +748,23 @@ function blobRecordHash(line: Buffer, seq: number): { hash: string; valueStart: 
   const typeAt = hashEnd + 8 + BLOB_TS_LENGTH;
   if (!line.subarray(typeAt, typeAt + BLOB_TYPE_PART.length).equals(BLOB_TYPE_PART)) return undefined;
   return { hash: line.toString('latin1', head.length, hashEnd), valueStart: typeAt + BLOB_TYPE_PART.length };
+}
+
+/**
+ * `{"$lit":` directly before `{"$blob":"` is the escape wrapper of a user object whose first key is "$blob" — unless
+ * that `{"$lit":` is itself a user key "$lit" inside another wrapper. Wrappers and user "$lit" keys alternate, so an
+ * odd run of `{"$lit":` means the innermost is a wrapper.
+ */
+function isEscapedUserObject(line: Buffer, at: number): boolean {
+  let run = 0;
+  for (
+    let p = at - LIT_PREFIX.length;
+    p >= 0 && line.subarray(p, p + LIT_PREFIX.length).equals(LIT_PREFIX);
+    p -= LIT_PREFIX.length
+  ) {
+    run++;
+  }
+  return run % 2 === 1;
 }
 
 /**
@@ -729,8 +780,7 @@ function checkBlobs(
 ): string | undefined {
   let at = line.indexOf(BLOB_REF_PREFIX);
   while (at >= 0) {
-    const escaped = at >= LIT_PREFIX.length && line.subarray(at - LIT_PREFIX.length, at).equals(LIT_PREFIX);
-    if (!escaped) {
+    if (!isEscapedUserObject(line, at)) {
       const start = at + BLOB_REF_PREFIX.length;
       const hash = line.subarray(start, start + 64).toString('latin1');
       if (!isHex64(hash) || line.toString('latin1', start + 64, start + 66) !== '"}')
