@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { type CanonicalStats, canonicalize, newCanonicalStats } from './canonical-json.js';
@@ -81,7 +81,10 @@ export interface WriterStats {
   canonical: CanonicalStats;
 }
 
-const RESERVED_FIELDS = new Set(['seq', 'ts', 'type']);
+/** Envelope names, and the keys that mark blob references and escapes: a record's own fields cannot use them. */
+const RESERVED_FIELDS = new Set(['seq', 'ts', 'type', '$blob', '$lit']);
+/** Record types the format itself writes; callers cannot forge them. */
+const RESERVED_TYPES = new Set(['blob', 'recovery']);
 const SEEN_ONCE_LIMIT = 200_000;
 
 interface SealedSegment {
@@ -296,7 +299,7 @@ export class SessionWriter {
         ...(recovery ? { recovery } : {}),
       });
       if (recovery) {
-        writer.append(
+        writer.appendRecord(
           'recovery',
           {
             reason: recovery.reason,
@@ -337,30 +340,39 @@ export class SessionWriter {
   }
 
   /**
-   * Appends one record and returns its seq. `fields` must not use the envelope names seq, ts and type. Any value
-   * works: it is converted to I-JSON (see canonical-json.ts) rather than rejected.
+   * Appends one record and returns its seq. `fields` must not use the envelope names (seq, ts, type) nor `$blob` /
+   * `$lit`, and `type` cannot be one the format writes itself (blob, recovery): those are programming errors and
+   * throw a TypeError. Any field VALUE works: it is converted to I-JSON (see canonical-json.ts) rather than rejected.
    */
   append(type: string, fields: Record<string, unknown> = {}, options: AppendOptions = {}): number {
+    if (typeof type !== 'string' || type.length === 0 || RESERVED_TYPES.has(type)) {
+      throw new TypeError(
+        `record type must be a non-empty string other than ${[...RESERVED_TYPES].join(', ')}`,
+      );
+    }
+    return this.appendRecord(type, fields, options);
+  }
+
+  private appendRecord(type: string, fields: Record<string, unknown>, options: AppendOptions): number {
     if (this.failure) throw this.failure;
     if (this.closed) throw new SessionFileError('ECLOSED', this.path, 'writer is closed');
-    if (typeof type !== 'string' || type.length === 0)
-      throw new TypeError('record type must be a non-empty string');
-    const keys = Object.keys(fields);
-    for (const key of keys) {
-      if (RESERVED_FIELDS.has(key)) throw new TypeError(`record field "${key}" is reserved for the envelope`);
-    }
+    // key (well-formed: a lone surrogate becomes U+FFFD like anywhere else) -> canonical JSON of its value
     const parts = new Map<string, string>();
-    for (const key of keys) {
+    for (const key of Object.keys(fields)) {
+      if (RESERVED_FIELDS.has(key))
+        throw new TypeError(`record field "${key}" is reserved by the session format`);
       const value = fields[key];
       if (value === undefined) continue;
-      parts.set(key, this.canonicalField(value));
+      const wellFormed = toWellFormed(key);
+      if (wellFormed !== key) this.statsData.canonical.loneSurrogates++;
+      if (!parts.has(wellFormed)) parts.set(wellFormed, this.canonicalField(value));
     }
     const ts = this.clock.now();
     const seq = this.nextSeq++;
     parts.set('seq', String(seq));
     parts.set('ts', JSON.stringify(ts));
-    parts.set('type', JSON.stringify(type));
-    const sorted = [...parts.keys()].sort();
+    parts.set('type', canonicalize(type, { stats: this.statsData.canonical }));
+    const sorted = [...parts.keys()].sort(); // UTF-16 code unit order, as RFC 8785 requires
     let line = '{';
     for (let i = 0; i < sorted.length; i++) {
       const key = sorted[i]!;
@@ -639,6 +651,11 @@ export class SessionWriter {
   }
 }
 
+/** String.prototype.toWellFormed (Node >= 20), which the ES2023 type library does not declare. */
+function toWellFormed(text: string): string {
+  return (text as unknown as { toWellFormed(): string }).toWellFormed();
+}
+
 async function writeFully(handle: FileHandle, bytes: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < bytes.length) {
@@ -654,7 +671,10 @@ function resolveSigningKey(key: WriterOptions['signingKey']): SigningKey | undef
   return key;
 }
 
-/** Moves bytes after the valid prefix to a sidecar (never silently discarded), then truncates. */
+/**
+ * Moves bytes after the valid prefix to a sidecar (never silently discarded), then truncates. The sidecar and its
+ * directory entry are made durable before the original is cut, so a crash in between loses nothing.
+ */
 async function moveTailAside(
   path: string,
   handle: FileHandle,
@@ -663,36 +683,47 @@ async function moveTailAside(
   why: { verdict: string; reason: string },
 ): Promise<RecoveryInfo> {
   const droppedBytes = fileSize - validEnd;
-  const tail = Buffer.alloc(droppedBytes);
-  if (droppedBytes > 0) await handle.read(tail, 0, droppedBytes, validEnd);
-  const info: RecoveryInfo = {
+  const digest = createHash('sha256');
+  let sidecar: string | undefined;
+  if (droppedBytes > 0) {
+    let sidecarHandle: FileHandle | undefined;
+    for (let n = 0; !sidecarHandle; n++) {
+      sidecar = n === 0 ? `${path}.torn-${validEnd}` : `${path}.torn-${validEnd}.${n}`;
+      try {
+        sidecarHandle = await open(sidecar, 'wx', 0o600);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    try {
+      const chunk = Buffer.allocUnsafe(Math.min(droppedBytes, 1 << 20));
+      for (let done = 0; done < droppedBytes; ) {
+        const { bytesRead } = await handle.read(
+          chunk,
+          0,
+          Math.min(chunk.length, droppedBytes - done),
+          validEnd + done,
+        );
+        if (bytesRead === 0)
+          throw new Error(`file shrank while moving its tail aside at offset ${validEnd + done}`);
+        digest.update(chunk.subarray(0, bytesRead));
+        await writeFully(sidecarHandle, chunk.subarray(0, bytesRead), done);
+        done += bytesRead;
+      }
+      await sidecarHandle.sync();
+    } finally {
+      await sidecarHandle.close();
+    }
+    fsyncDirectory(path);
+  }
+  await handle.truncate(validEnd);
+  await handle.datasync();
+  return {
     verdict: why.verdict,
     reason: why.reason,
     validEnd,
     droppedBytes,
-    droppedSha256: createHash('sha256').update(tail).digest('hex'),
+    droppedSha256: digest.digest('hex'),
+    ...(sidecar ? { sidecar } : {}),
   };
-  if (droppedBytes > 0) {
-    let sidecar = `${path}.torn-${validEnd}`;
-    for (let n = 1; ; n++) {
-      try {
-        writeFileSync(sidecar, tail, { flag: 'wx', mode: 0o600 });
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        sidecar = `${path}.torn-${validEnd}.${n}`;
-      }
-    }
-    const fd = openSync(sidecar, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    info.sidecar = sidecar;
-  }
-  await handle.truncate(validEnd);
-  await handle.datasync();
-  fsyncDirectory(path);
-  return info;
 }
