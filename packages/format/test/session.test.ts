@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../src/canonical-json.js';
@@ -282,6 +283,46 @@ describe('append, lock and recovery', () => {
     await writer.close();
     const again = await SessionWriter.open(path); // the lock was released
     await again.close();
+  });
+
+  it('lets exactly one of 12 racing processes take over a stale lock', async () => {
+    const path = fresh('race');
+    await writeSession(path, 3);
+    const dead = 2 ** 22 + 12345; // above pid_max on default Linux: certainly not a live process
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ pid: dead, host: hostname(), since: 'long ago', token: 'x' }),
+    );
+    const script = `
+      import { SessionWriter } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      try {
+        const w = await SessionWriter.open(${JSON.stringify(path)});
+        w.append('tick', { winner: process.pid });
+        await new Promise((r) => setTimeout(r, 2500));
+        await w.close();
+        console.log('won');
+      } catch (e) { console.log(e.name); }`;
+    const runs = await Promise.all(
+      Array.from(
+        { length: 12 },
+        () =>
+          new Promise<string>((resolve) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            });
+            let out = '';
+            child.stdout.on('data', (d) => {
+              out += d;
+            });
+            child.on('exit', () => resolve(out.trim()));
+          }),
+      ),
+    );
+    expect(runs.filter((r) => r === 'won')).toHaveLength(1);
+    expect(runs.filter((r) => r === 'SessionLockedError')).toHaveLength(11);
+    const report = await verifySession(path);
+    expect(report.verdict, report.summary).toBe('VALID');
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
   it('re-opens a sealed file to append after its index (resumed run), and stays VALID', async () => {
