@@ -5,13 +5,21 @@ import {
   MAGIC_INDEX,
   MAGIC_SEGMENT,
   MAX_METADATA_BYTES,
+  MAX_SEGMENT_BYTES,
   SKIPPABLE_HEADER_BYTES,
 } from './constants.js';
 import { SessionFileError } from './errors.js';
 import { type ByteSource, type FileSource, openFileSource } from './file-source.js';
 import { leafHash } from './merkle.js';
-import { type ScanFailure, scanSession, type TornTail, trailerOffset } from './scan.js';
-import { toTimestamp } from './time.js';
+import {
+  blobRecordHash,
+  type ScanFailure,
+  scanSession,
+  type TornTail,
+  trailerOffset,
+  validSegmentHeader,
+} from './scan.js';
+import { isTimestamp, toTimestamp } from './time.js';
 import type {
   IndexSegmentEntry,
   SegmentHeader,
@@ -177,11 +185,13 @@ export class SessionReader {
    */
   async refresh(): Promise<boolean> {
     const before = this.recordCount;
+    const segmentsBefore = this.segmentList.length;
     if (this.source.refreshSize() === this.scannedTo) return false;
     const scan = await scanSession(this.source, { deep: false, codec: this.codec });
     this.segmentList = scan.state.segments.map(toRef);
     this.indexed = false;
-    this.blobsKnownThroughSegment = Math.min(this.blobsKnownThroughSegment, this.segmentList.length);
+    // Blobs in segments that appeared since are unknown, also when the index listed every blob before.
+    this.blobsKnownThroughSegment = Math.min(this.blobsKnownThroughSegment, segmentsBefore);
     this.scannedTo = scan.validEnd;
     this.stopReason = scan.failure ?? scan.torn;
     return this.recordCount > before;
@@ -236,7 +246,7 @@ export class SessionReader {
    * escaped user objects ({"$lit": {...}}) unwrapped. Blobs are decoded only when referenced.
    */
   async resolve<T = unknown>(value: unknown): Promise<T> {
-    return (await this.resolveValue(value, 0)) as T;
+    return (await this.resolveValue(value, 0, { nodes: 0 })) as T;
   }
 
   /**
@@ -259,22 +269,31 @@ export class SessionReader {
     this.source.close();
   }
 
-  private async resolveValue(value: unknown, depth: number): Promise<unknown> {
+  private async resolveValue(value: unknown, depth: number, budget: { nodes: number }): Promise<unknown> {
     if (depth > 1000) throw new SessionFileError('EBLOB', this.path, 'blob references nest too deeply');
+    // A hostile file can make references form a DAG that doubles at every level; stop long before memory runs out.
+    if (++budget.nodes > MAX_RESOLVED_NODES) {
+      throw new SessionFileError(
+        'EBLOB',
+        this.path,
+        `blob references expand to more than ${MAX_RESOLVED_NODES} values`,
+      );
+    }
     if (Array.isArray(value)) {
       const out: unknown[] = [];
-      for (const item of value) out.push(await this.resolveValue(item, depth + 1));
+      for (const item of value) out.push(await this.resolveValue(item, depth + 1, budget));
       return out;
     }
     if (value === null || typeof value !== 'object') return value;
     const obj = value as Record<string, unknown>;
     const keys = Object.keys(obj);
     if (keys.length === 1 && keys[0] === '$blob' && typeof obj.$blob === 'string') {
-      return this.resolveValue(await this.blobValue(obj.$blob), depth + 1);
+      return this.resolveValue(await this.blobValue(obj.$blob), depth + 1, budget);
     }
     const target = keys.length === 1 && keys[0] === '$lit' && isPlainObject(obj.$lit) ? obj.$lit : obj;
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(target)) out[key] = await this.resolveValue(item, depth + 1);
+    for (const [key, item] of Object.entries(target))
+      out[key] = await this.resolveValue(item, depth + 1, budget);
     return out;
   }
 
@@ -283,11 +302,12 @@ export class SessionReader {
     while (seq === undefined && this.blobsKnownThroughSegment < this.segmentList.length) {
       const decoded = await this.decode(this.blobsKnownThroughSegment);
       for (let s = decoded.ref.firstSeq; s <= decoded.ref.lastSeq; s++) {
-        const line = lineOf(decoded, s);
-        if (line.startsWith(`{"seq":${s},"sha256":"`) && line.includes('"type":"blob"')) {
-          const blob = JSON.parse(line) as { sha256: string };
-          if (!this.blobSeqs.has(blob.sha256)) this.blobSeqs.set(blob.sha256, s);
-        }
+        const i = s - decoded.ref.firstSeq;
+        const blob = blobRecordHash(
+          decoded.content.subarray(decoded.starts[i]!, decoded.starts[i + 1]! - 1),
+          s,
+        );
+        if (blob && !this.blobSeqs.has(blob.hash)) this.blobSeqs.set(blob.hash, s);
       }
       this.blobsKnownThroughSegment++;
       seq = this.blobSeqs.get(hash);
@@ -348,14 +368,24 @@ export class SessionReader {
     const size = head.readUInt32LE(4);
     if (size > MAX_METADATA_BYTES)
       throw new SessionFileError('EFORMAT', this.path, 'segment header too large', at);
-    let header: SegmentHeader;
+    let parsed: unknown;
     try {
-      header = JSON.parse(
-        this.source.read(at + SKIPPABLE_HEADER_BYTES, size).toString('utf8'),
-      ) as SegmentHeader;
+      parsed = JSON.parse(this.source.read(at + SKIPPABLE_HEADER_BYTES, size).toString('utf8'));
     } catch {
       throw new SessionFileError('EFORMAT', this.path, `segment ${ref.segment} header is not valid JSON`, at);
     }
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      !validSegmentHeader(parsed as Record<string, unknown>) ||
+      (parsed as SegmentHeader).count !==
+        (parsed as SegmentHeader).last_seq - (parsed as SegmentHeader).first_seq + 1 ||
+      (parsed as SegmentHeader).ulen > MAX_SEGMENT_BYTES ||
+      (parsed as SegmentHeader).clen > MAX_SEGMENT_BYTES
+    ) {
+      throw new SessionFileError('EFORMAT', this.path, `segment ${ref.segment} header is malformed`, at);
+    }
+    const header = parsed as SegmentHeader;
     if (
       header.segment !== ref.segment ||
       header.first_seq !== ref.firstSeq ||
@@ -406,6 +436,9 @@ export class SessionReader {
   }
 }
 
+/** Upper bound on values produced by one resolve() (real records resolve to far fewer). */
+const MAX_RESOLVED_NODES = 5_000_000;
+
 function lineOf(decoded: DecodedSegment, seq: number): string {
   const i = seq - decoded.ref.firstSeq;
   return decoded.content.toString('utf8', decoded.starts[i]!, decoded.starts[i + 1]! - 1);
@@ -437,21 +470,64 @@ function readIndex(source: FileSource): { index: SessionIndex; headerEnd: number
   } catch {
     return undefined;
   }
-  if (!Array.isArray(index.segments) || !Array.isArray(index.blobs) || !Array.isArray(index.checkpoints)) {
-    return undefined;
-  }
-  let seq = 0;
-  let offset = 0;
-  for (const entry of index.segments) {
-    if (!Array.isArray(entry) || entry.length !== 6) return undefined;
-    const [, segOffset, first, last] = entry;
-    if (first !== seq + 1 || last < first || segOffset <= offset || segOffset >= at) return undefined;
-    seq = last;
-    offset = segOffset;
-  }
-  if (index.records !== seq) return undefined;
+  if (!wellFormedIndex(index, at) || !lastSegmentMatches(source, index)) return undefined;
   const firstFrame = index.segments[0]?.[1] ?? index.checkpoints[0]?.[1] ?? at;
   return { index, headerEnd: firstFrame };
+}
+
+const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isTs = (value: unknown): boolean => typeof value === 'string' && isTimestamp(value);
+
+/**
+ * Every entry is type-checked and ordered before the reader relies on it: offsets increase and lie before the
+ * index, seq ranges are contiguous from 1, timestamps do not decrease, blobs name earlier records.
+ */
+function wellFormedIndex(index: SessionIndex, indexAt: number): boolean {
+  if (index === null || typeof index !== 'object') return false;
+  const { segments, checkpoints, blobs, records } = index;
+  if (!Array.isArray(segments) || !Array.isArray(checkpoints) || !Array.isArray(blobs) || !isSeq(records))
+    return false;
+  let seq = 0;
+  let offset = 0;
+  let ts = '';
+  for (const [i, entry] of segments.entries()) {
+    if (!Array.isArray(entry) || entry.length !== 6) return false;
+    const [k, at, first, last, tFirst, tLast] = entry;
+    if (k !== i + 1 || !isSeq(at) || first !== seq + 1 || !isSeq(last) || last < first) return false;
+    if (at <= offset || at >= indexAt || !isTs(tFirst) || !isTs(tLast) || tFirst < ts || tLast < tFirst)
+      return false;
+    seq = last;
+    offset = at;
+    ts = tLast;
+  }
+  for (const entry of checkpoints) {
+    if (!Array.isArray(entry) || entry.length !== 3 || !entry.every(isSeq) || entry[1] >= indexAt)
+      return false;
+  }
+  for (const entry of blobs) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !/^[0-9a-f]{64}$/.test(String(entry[0]))) return false;
+    if (!isSeq(entry[1]) || entry[1] < 1 || entry[1] > seq) return false;
+  }
+  return records === seq;
+}
+
+/** The index's last segment entry agrees with that segment's own header (one small read, no decompression). */
+function lastSegmentMatches(source: FileSource, index: SessionIndex): boolean {
+  const last = index.segments.at(-1);
+  if (!last) return true;
+  const [k, at, first, lastSeq] = last;
+  const head = source.read(at, SKIPPABLE_HEADER_BYTES);
+  if (head.length < SKIPPABLE_HEADER_BYTES || head.readUInt32LE(0) !== MAGIC_SEGMENT) return false;
+  const size = head.readUInt32LE(4);
+  if (size > MAX_METADATA_BYTES) return false;
+  try {
+    const header = JSON.parse(
+      source.read(at + SKIPPABLE_HEADER_BYTES, size).toString('utf8'),
+    ) as SegmentHeader;
+    return header.segment === k && header.first_seq === first && header.last_seq === lastSeq;
+  } catch {
+    return false;
+  }
 }
 
 /** Presents only the start of a file to the scanner, so opening a sealed file does not walk every frame. */
