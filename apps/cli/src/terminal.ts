@@ -29,16 +29,20 @@ export function sanitize(text: string, options: { keepNewlines?: boolean } = {})
   return well.replace(options.keepNewlines ? UNSAFE_KEEP_NEWLINES : UNSAFE, escapeChar);
 }
 
-// JSON escapes C0 controls but leaves C1 controls and bidi overrides raw; escaping them keeps the JSON identical in
-// meaning and harmless on a terminal.
-const JSON_UNSAFE = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// JSON escapes C0 controls but leaves DEL, C1 controls and bidi overrides raw. Escaping them as \uXXXX keeps JSON
+// text identical in meaning (they can only occur inside strings) and harmless on a terminal. Raw C0 characters are
+// invalid in JSON, but a forged record may contain them: they are escaped the same way. Newlines stay: records never
+// contain one, and pretty-printed JSON needs them between tokens.
+const JSON_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text with every character a terminal would act on written as a \uXXXX escape. */
+export function escapeForTerminal(json: string): string {
+  return json.replace(JSON_UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** JSON text (pretty-printed) that is also safe to show on a terminal. */
 export function terminalSafeJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
-    JSON_UNSAFE,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return escapeForTerminal(JSON.stringify(value, null, 2));
 }
 
 export function truncate(text: string, width: number): string {

@@ -40,6 +40,7 @@ beforeAll(async () => {
 
   const hostile = await SessionWriter.create(escapes);
   hostile.append('tool.call', { output: '\u001b]0;pwned\u0007\u001b[2J\u001b[31mred\u009b31m \u202eevil' });
+  hostile.append('\u001b]0;type\u0007\u001b[2J', { ok: true }); // even the envelope can carry escapes
   await hostile.close();
   writeFileSync(join(dir, 'key.pub'), key.publicKeyPem);
 });
@@ -146,6 +147,21 @@ describe('agent-replay cat', () => {
     expect(result.stdout).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
     expect(result.stdout).toContain('\\u001b]0;pwned\\u0007');
     expect(result.stdout).toContain('\\x9b31m \\u202eevil');
+  });
+
+  it('reports damage met while reading a sealed file as one located line, exit 1', () => {
+    const bytes = readFileSync(sealed);
+    const text = bytes.toString('latin1');
+    // flip a byte inside the second segment's compressed data (after its header JSON)
+    const second = text.indexOf('"segment":2');
+    const frameStart = text.indexOf('}', second) + 1;
+    bytes[frameStart + 20] ^= 0xff;
+    const path = writeTemp('damaged.arec', bytes);
+    const result = cli('cat', path);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/damaged\.arec @\d+: segment 2.*\(run verify\)/);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 
   it('fails with one line for a missing file and for bad options', () => {

@@ -1,6 +1,7 @@
-import { canonicalize, type SessionReader, type SessionRecord } from '@agent-replay/format';
+import { canonicalize, SessionFileError, type SessionReader, type SessionRecord } from '@agent-replay/format';
+import { UserError } from '../errors.js';
 import { openSession } from '../open-session.js';
-import { outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
+import { escapeForTerminal, outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
 
 export interface CatCommandOptions {
   json?: boolean;
@@ -10,10 +11,13 @@ export interface CatCommandOptions {
   to?: number;
 }
 
-/** Human form: one line per record, "seq  time  type  fields", cut to the terminal width. */
+/** Human form: one line per record, "seq  time  type  fields", cut to the terminal width. Everything is sanitized:
+ * even the envelope of a record can carry hostile text (the type is whatever the recording code passed). */
 function humanLine(record: SessionRecord): string {
   const { seq, ts, type, ...fields } = record;
-  return `${String(seq).padStart(6)}  ${ts}  ${type.padEnd(16)} ${sanitize(JSON.stringify(fields))}`;
+  return sanitize(
+    `${String(seq).padStart(6)}  ${String(ts)}  ${String(type).padEnd(16)} ${JSON.stringify(fields)}`,
+  );
 }
 
 export async function catCommand(file: string, options: CatCommandOptions): Promise<number> {
@@ -21,6 +25,9 @@ export async function catCommand(file: string, options: CatCommandOptions): Prom
   const out = process.stdout;
   const style = styleFor(process.stderr);
   const width = outputWidth(out);
+  // Piped output is byte-exact (the same bytes as `zstd -dc`); on a terminal, characters that JSON leaves raw but a
+  // terminal would act on (C1 controls, bidi overrides, and anything raw in a forged record) are escaped.
+  const jsonText = out.isTTY ? escapeForTerminal : (line: string) => line;
   try {
     const query = {
       ...(options.type ? { types: options.type } : {}),
@@ -30,11 +37,10 @@ export async function catCommand(file: string, options: CatCommandOptions): Prom
     for await (const raw of reader.lines(query)) {
       let text: string;
       if (options.json && !options.resolve) {
-        text = raw.line;
+        text = jsonText(raw.line);
       } else {
-        const record = JSON.parse(raw.line) as SessionRecord;
-        const shown = options.resolve ? await reader.resolve<SessionRecord>(record) : record;
-        text = options.json ? canonicalize(shown) : truncate(humanLine(shown), width);
+        const shown = await decodeRecord(reader, file, raw, options.resolve === true);
+        text = options.json ? jsonText(canonicalize(shown)) : truncate(humanLine(shown), width);
       }
       if (!out.write(`${text}\n`)) await new Promise((resolve) => out.once('drain', resolve));
     }
@@ -46,7 +52,26 @@ export async function catCommand(file: string, options: CatCommandOptions): Prom
       return 'verdict' in stop ? 1 : 3;
     }
     return 0;
+  } catch (error) {
+    // Damage that only shows when a segment is decoded (a sealed file read through its index).
+    if (error instanceof SessionFileError) throw new UserError(`${error.message} (run verify)`);
+    throw error;
   } finally {
     reader.close();
   }
+}
+
+async function decodeRecord(
+  reader: SessionReader,
+  file: string,
+  raw: { seq: number; line: string },
+  resolve: boolean,
+): Promise<SessionRecord> {
+  let record: SessionRecord;
+  try {
+    record = JSON.parse(raw.line) as SessionRecord;
+  } catch {
+    throw new UserError(`${file}: record seq ${raw.seq} is not valid JSON (run verify --thorough)`);
+  }
+  return resolve ? reader.resolve<SessionRecord>(record) : record;
 }
