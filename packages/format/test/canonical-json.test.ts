@@ -9,21 +9,10 @@ import {
   MAX_CANONICAL_DEPTH,
   newCanonicalStats,
 } from '../src/canonical-json.js';
+import { rng as prng } from './support.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
-
-/** Seeded PRNG (mulberry32) so property tests are reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Own enumerable data property, even for "__proto__" (plain assignment would set the prototype). */
 function put(o: Record<string, unknown>, k: string, v: unknown): void {
