@@ -87,6 +87,22 @@ const RESERVED_FIELDS = new Set(['seq', 'ts', 'type', '$blob', '$lit']);
 const RESERVED_TYPES = new Set(['blob', 'recovery']);
 const SEEN_ONCE_LIMIT = 200_000;
 
+interface WriterInit {
+  path: string;
+  header: SessionHeader;
+  handle: FileHandle;
+  lock: FileLock;
+  codec: Codec;
+  options: WriterOptions;
+  signingKey: SigningKey | undefined;
+  state: ChainState;
+  offset: number;
+  recovery?: RecoveryInfo;
+}
+
+/** What create() and open() each work out for themselves; the rest of WriterInit is common to both. */
+type FileState = Pick<WriterInit, 'header' | 'handle' | 'state' | 'offset' | 'recovery'>;
+
 interface SealedSegment {
   header: Omit<SegmentHeader, 'clen' | 'zsha256'>;
   compressed: Promise<Buffer>;
@@ -146,18 +162,7 @@ export class SessionWriter {
   private timers: NodeJS.Timeout[] = [];
   private readonly statsData: WriterStats;
 
-  private constructor(init: {
-    path: string;
-    header: SessionHeader;
-    handle: FileHandle;
-    lock: FileLock;
-    codec: Codec;
-    options: WriterOptions;
-    signingKey: SigningKey | undefined;
-    state: ChainState;
-    offset: number;
-    recovery?: RecoveryInfo;
-  }) {
+  private constructor(init: WriterInit) {
     const { options } = init;
     this.path = init.path;
     this.header = init.header;
@@ -200,12 +205,8 @@ export class SessionWriter {
 
   /** Creates a new session file (mode 0600). Fails if the file exists. */
   static async create(path: string, options: WriterOptions = {}): Promise<SessionWriter> {
-    const codec = await resolveCodec(options.codec);
-    const signingKey = resolveSigningKey(options.signingKey);
-    const lock = FileLock.acquire(path);
-    let handle: FileHandle | undefined;
-    try {
-      handle = await open(path, 'wx', 0o600);
+    return SessionWriter.openLocked(path, options, async ({ signingKey, adopt }) => {
+      const handle = adopt(await open(path, 'wx', 0o600));
       const clock = new MonotonicClock();
       const header: SessionHeader = {
         format: FORMAT_NAME,
@@ -226,22 +227,8 @@ export class SessionWriter {
         await handle.datasync();
         fsyncDirectory(path);
       }
-      return new SessionWriter({
-        path,
-        header,
-        handle,
-        lock,
-        codec,
-        options,
-        signingKey,
-        state: newChainState(payload),
-        offset: frame.length,
-      });
-    } catch (error) {
-      await handle?.close().catch(() => {});
-      lock.release();
-      throw error;
-    }
+      return { header, handle, state: newChainState(payload), offset: frame.length };
+    });
   }
 
   /**
@@ -250,11 +237,7 @@ export class SessionWriter {
    * truncated there, and the first new record is a `recovery` record describing what was moved.
    */
   static async open(path: string, options: WriterOptions = {}): Promise<SessionWriter> {
-    const codec = await resolveCodec(options.codec);
-    const signingKey = resolveSigningKey(options.signingKey);
-    const lock = FileLock.acquire(path);
-    let handle: FileHandle | undefined;
-    try {
+    const writer = await SessionWriter.openLocked(path, options, async ({ codec, signingKey, adopt }) => {
       const source = new FileSource(path);
       let scan: Awaited<ReturnType<typeof scanSession>>;
       try {
@@ -278,43 +261,63 @@ export class SessionWriter {
           `cannot append: the file is signed by key ${header.key?.id ?? '(none)'} but the writer has key ${signingKey?.keyId ?? '(none)'}`,
         );
       }
-      handle = await open(path, 'r+');
-      let recovery: RecoveryInfo | undefined;
-      if (scan.verdict === 'TORN' || scan.verdict === 'TAMPERED') {
-        recovery = await moveTailAside(path, handle, scan.validEnd, scan.fileSize, {
-          verdict: scan.verdict,
-          reason: scan.failure?.message ?? scan.torn?.message ?? '',
-        });
-      }
-      const writer = new SessionWriter({
-        path,
-        header,
-        handle,
-        lock,
+      const handle = adopt(await open(path, 'r+'));
+      const recovery =
+        scan.verdict === 'TORN' || scan.verdict === 'TAMPERED'
+          ? await moveTailAside(path, handle, scan.validEnd, scan.fileSize, {
+              verdict: scan.verdict,
+              reason: scan.failure?.message ?? scan.torn?.message ?? '',
+            })
+          : undefined;
+      return { header, handle, state: scan.state, offset: scan.validEnd, ...(recovery ? { recovery } : {}) };
+    });
+    const recovery = writer.recovery;
+    if (recovery) {
+      writer.appendRecord(
+        'recovery',
+        {
+          reason: recovery.reason,
+          previous_verdict: recovery.verdict,
+          offset: recovery.validEnd,
+          dropped_bytes: recovery.droppedBytes,
+          dropped_sha256: recovery.droppedSha256,
+          sidecar: recovery.sidecar ? basename(recovery.sidecar) : null,
+        },
+        { flush: true },
+      );
+    }
+    return writer;
+  }
+
+  /**
+   * The part create() and open() share: resolve codec and key, hold the file's lock while `prepare` sets the file
+   * up, and on any failure close what `prepare` opened (handed over through `adopt`) and release the lock.
+   */
+  private static async openLocked(
+    path: string,
+    options: WriterOptions,
+    prepare: (env: {
+      codec: Codec;
+      signingKey: SigningKey | undefined;
+      adopt: (handle: FileHandle) => FileHandle;
+    }) => Promise<FileState>,
+  ): Promise<SessionWriter> {
+    const codec = await resolveCodec(options.codec);
+    const signingKey = resolveSigningKey(options.signingKey);
+    const lock = FileLock.acquire(path);
+    let opened: FileHandle | undefined;
+    try {
+      const file = await prepare({
         codec,
-        options,
         signingKey,
-        state: scan.state,
-        offset: scan.validEnd,
-        ...(recovery ? { recovery } : {}),
+        adopt: (handle) => {
+          opened = handle;
+          return handle;
+        },
       });
-      if (recovery) {
-        writer.appendRecord(
-          'recovery',
-          {
-            reason: recovery.reason,
-            previous_verdict: recovery.verdict,
-            offset: recovery.validEnd,
-            dropped_bytes: recovery.droppedBytes,
-            dropped_sha256: recovery.droppedSha256,
-            sidecar: recovery.sidecar ? basename(recovery.sidecar) : null,
-          },
-          { flush: true },
-        );
-      }
-      return writer;
+      return new SessionWriter({ path, lock, codec, options, signingKey, ...file });
     } catch (error) {
-      await handle?.close().catch(() => {});
+      await opened?.close().catch(() => {});
       lock.release();
       throw error;
     }
