@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catCommand } from './commands/cat.js';
+import { recordCommand } from './commands/record.js';
 import { verifyCommand } from './commands/verify.js';
 import { VERSION } from './version.js';
 
@@ -22,7 +24,13 @@ export function createProgram(result: { exitCode: number }): Command {
     .description('Flight recorder and forensics toolkit for agents built on the OpenAI Agents SDK')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .enablePositionalOptions()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .option(
+      '--dir <dir>',
+      'agent-replay directory (sessions in <dir>/sessions); default $AGENT_REPLAY_DIR or ./.agent-replay',
+    );
+  const dir = (): string => resolve(program.opts().dir ?? (process.env.AGENT_REPLAY_DIR || '.agent-replay'));
 
   program
     .command('verify')
@@ -53,6 +61,25 @@ export function createProgram(result: { exitCode: number }): Command {
     .addOption(new Option('--to <seq>', 'last seq').argParser(positiveInt))
     .action(async (file: string, options) => {
       result.exitCode = await catCommand(file, options);
+    });
+
+  program
+    .command('record')
+    .description(
+      'run a Node program with the recorder preloaded (no code change): agent-replay record -- node app.js',
+    )
+    .argument('<command...>', 'the command to run, after --')
+    .option(
+      '--identity <subject|json>',
+      'who runs the agent (recorded unverified), e.g. svc-ci or {"subject":…}',
+    )
+    .option('--identity-kind <kind>', 'human, service or agent')
+    .option('--redaction <profile>', 'secrets (default), strict (adds PII) or off')
+    .option('--sign <private.pem>', 'Ed25519 private key that signs checkpoints')
+    .option('--exclusive', 'record only: replace the SDK trace processors (no export to OpenAI)')
+    .passThroughOptions()
+    .action(async (command: string[], options) => {
+      result.exitCode = await recordCommand(dir(), command, options);
     });
 
   return program;
