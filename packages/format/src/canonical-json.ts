@@ -51,6 +51,7 @@
  */
 
 import { types } from 'node:util';
+import { BoundedStringCache } from './bounded-cache.js';
 
 export interface CanonicalStats {
   /** Strings (values or keys) that contained lone surrogates; each was replaced with U+FFFD via toWellFormed. */
@@ -107,6 +108,11 @@ export interface CanonicalOptions {
    * encoding, so canonicalize(JSON.parse(out)) === out only holds without this option.
    */
   escapeReservedKeys?: boolean;
+  /**
+   * Memo of the JSON text of long strings (at least LONG_STRING_CACHE_MIN code units, well-formed), shared by
+   * calls: a writer sees the same tool outputs again in every later model call.
+   */
+  stringCache?: BoundedStringCache<string>;
 }
 
 /**
@@ -123,6 +129,8 @@ const SPARSE_CHECK_LENGTH = 65536;
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** Strings up to this length try the quick "nothing to escape" test before JSON.stringify. */
 const SHORT_STRING = 256;
+/** Strings at least this long go through the stringCache, when one is given. */
+export const LONG_STRING_CACHE_MIN = 1024;
 /** Ancestors checked by linear scan; deeper ones also go in a Set. */
 const LINEAR_ANCESTORS = 32;
 /**
@@ -265,6 +273,7 @@ class Serializer {
     readonly onLarge: ((json: string) => string | undefined) | undefined,
     readonly threshold: number,
     readonly escapeReserved: boolean,
+    readonly cache: BoundedStringCache<string> | undefined,
   ) {
     this.large = onLarge !== undefined;
   }
@@ -297,6 +306,17 @@ class Serializer {
     // characters, longer strings go straight to the native escaper.
     if (s.length <= SHORT_STRING && !NEEDS_ESCAPE.test(s)) {
       j = '"' + s + '"';
+    } else if (this.cache !== undefined && s.length >= LONG_STRING_CACHE_MIN) {
+      const cached = this.cache.get(s);
+      if (cached !== undefined) {
+        j = cached;
+      } else if ((s as unknown as WellFormedString).isWellFormed()) {
+        j = JSON.stringify(s);
+        this.cache.set(s, j);
+      } else {
+        this.stats.loneSurrogates++;
+        j = JSON.stringify((s as unknown as WellFormedString).toWellFormed());
+      }
     } else {
       if (!(s as unknown as WellFormedString).isWellFormed()) {
         this.stats.loneSurrogates++;
@@ -677,14 +697,16 @@ export function canonicalize(value: unknown, options?: CanonicalOptions): string
     let threshold = DEFAULT_LARGE_THRESHOLD;
     let onLarge: ((json: string) => string | undefined) | undefined;
     let escapeReserved = false;
+    let cache: BoundedStringCache<string> | undefined;
     if (options !== undefined && options !== null) {
       if (typeof options.stats === 'object' && options.stats !== null) stats = options.stats;
       maxDepth = normalizeCount(options.maxDepth, DEFAULT_MAX_DEPTH, MAX_CANONICAL_DEPTH);
       threshold = normalizeCount(options.largeThreshold, DEFAULT_LARGE_THRESHOLD, Number.POSITIVE_INFINITY);
       if (typeof options.onLarge === 'function') onLarge = options.onLarge;
       escapeReserved = options.escapeReservedKeys === true;
+      if (options.stringCache instanceof BoundedStringCache) cache = options.stringCache;
     }
-    const s = new Serializer(stats, maxDepth, onLarge, threshold, escapeReserved);
+    const s = new Serializer(stats, maxDepth, onLarge, threshold, escapeReserved, cache);
     const out = s.value(value, 0);
     if (out === undefined) {
       stats.dropped++;

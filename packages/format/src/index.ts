@@ -1,3 +1,4 @@
+export { BoundedStringCache } from './bounded-cache.js';
 export {
   type CanonicalOptions,
   type CanonicalStats,

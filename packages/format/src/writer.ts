@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { BoundedStringCache } from './bounded-cache.js';
 import { type CanonicalStats, canonicalize, newCanonicalStats } from './canonical-json.js';
 import { type Codec, type CodecName, resolveCodec } from './codec.js';
 import {
@@ -86,6 +87,8 @@ const RESERVED_FIELDS = new Set(['seq', 'ts', 'type', '$blob', '$lit']);
 /** Record types the format itself writes; callers cannot forge them. */
 const RESERVED_TYPES = new Set(['blob', 'recovery']);
 const SEEN_ONCE_LIMIT = 200_000;
+/** Characters of keys each of the writer's memos may hold (×2 bytes, plus values of about the same size). */
+const MEMO_CHARS = 16 * 1024 * 1024;
 
 interface WriterInit {
   path: string;
@@ -156,6 +159,9 @@ export class SessionWriter {
   private segmentsSinceCheckpoint = 0;
   private recordsSinceCheckpoint = 0;
   private seenOnce = new Set<string>();
+  /** JSON text of long strings, and SHA-256 of large values' JSON: both recur in every model call of a session. */
+  private readonly stringCache = new BoundedStringCache<string>(MEMO_CHARS);
+  private readonly hashCache = new BoundedStringCache<string>(MEMO_CHARS);
   private queue: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -452,10 +458,12 @@ export class SessionWriter {
 
   private canonicalField(value: unknown): string {
     const stats = this.statsData.canonical;
-    if (!this.dedup) return canonicalize(value, { stats, escapeReservedKeys: true });
+    if (!this.dedup)
+      return canonicalize(value, { stats, escapeReservedKeys: true, stringCache: this.stringCache });
     return canonicalize(value, {
       stats,
       escapeReservedKeys: true,
+      stringCache: this.stringCache,
       largeThreshold: this.blobThreshold,
       onLarge: (json) => this.dedupLarge(json),
     });
@@ -466,7 +474,11 @@ export class SessionWriter {
    * the second on, it is stored once as a blob record and referenced by hash.
    */
   private dedupLarge(json: string): string | undefined {
-    const hash = createHash('sha256').update(json).digest('hex');
+    let hash = this.hashCache.get(json);
+    if (hash === undefined) {
+      hash = createHash('sha256').update(json).digest('hex');
+      this.hashCache.set(json, hash);
+    }
     const ref = `{"$blob":"${hash}"}`;
     if (this.state.blobs.has(hash)) {
       this.statsData.blobRefs++;
