@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import { BoundedStringCache } from '@agent-replay/format';
 
 export type RedactionProfile = 'secrets' | 'strict' | 'off';
 /** `pattern` as a string is a regex source; `group` selects the capture group to redact (default: whole match). */
@@ -31,6 +32,8 @@ interface Rule {
   /** For secrets that are not a capture group: JSON string values, e-mail local parts. */
   locate?: (m: RegExpExecArray, text: string) => [number, number] | undefined;
   accept?: (secret: string) => boolean;
+  /** For a combined regex: the kind (and check) of each top-level alternative, in group order. */
+  alts?: Array<{ kind: string; accept?: (secret: string) => boolean }>;
 }
 interface Span {
   s: number;
@@ -49,11 +52,12 @@ const TAG_RE = /^\[REDACTED:[A-Za-z0-9_.-]{1,64}:[0-9a-f]{8}\]$/;
 const TAG_G = /\[REDACTED:[A-Za-z0-9_.-]{1,64}:[0-9a-f]{8}\]/g;
 /** Strings this long are memoized: model inputs re-send the whole history, so the same big strings recur. */
 const CACHE_MIN_CHARS = 1024;
-const CACHE_MAX_CHARS = 64 * 1024 * 1024;
+const CACHE_MAX_CHARS = 32 * 1024 * 1024;
 
 // Secrets often sit right after an escaped newline in JSON text ("\nsk-..."), where a plain "not preceded by a
-// letter" boundary would miss them because of the "n".
-const B = String.raw`(?:(?<![A-Za-z0-9])|(?<=\\[nrt]))`;
+// letter" boundary would miss them because of the "n". One nested negative lookbehind, not an alternation of
+// lookbehinds: V8 only keeps its fast literal scan for the former (measured 30x).
+const B = String.raw`(?<!(?<!\\)[A-Za-z0-9])`;
 // Key names are matched on their last word (cheap to find), then the whole name is checked by isSecretKey.
 const KEY_WORD = 'passwd|password|passphrase|secrets?|token|key|credentials?|authorization|cookie';
 const SECRET_KEY_END =
@@ -156,6 +160,9 @@ function basicCredential(b64: string): boolean {
 function phone(s: string): boolean {
   const digits = s.replace(/\D/g, '').length;
   if (/^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}/.test(s)) return false; // dates
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(s)) return false; // IPv4
+  // Runs of two-digit numbers are data ("10 20 30 40 50"); national numbers written that way start with a trunk 0.
+  if (/^\d{1,2}(?:[ .-]\d\d)+$/.test(s) && s[0] !== '0') return false;
   return s.startsWith('+') ? digits >= 8 && digits <= 15 : digits >= 10 && digits <= 15;
 }
 
@@ -165,34 +172,38 @@ type Spec = [
   opts?: Partial<Pick<Rule, 'group' | 'locate' | 'accept'>> & { i?: true },
 ];
 
-const SECRET_SPECS: Spec[] = [
+// A nested list is one combined regex (no capture groups inside): token-shaped credentials share a single pass,
+// 3x faster than one pass each. Their character classes nest, so one match cannot hide another secret's tail.
+const SECRET_SPECS: Array<Spec | Spec[]> = [
   [
     'private_key',
     String.raw`-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----(?:[A-Za-z0-9+/=\s\\:,.-]{0,65536}?-----END \1-----|(?:[A-Za-z0-9+/=\r\n]|\\+[nr])*)`,
   ],
-  ['jwt', String.raw`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`],
-  ['anthropic_key', B + String.raw`sk-ant-[A-Za-z0-9_-]{20,}`],
   [
-    'openai_key',
-    B + String.raw`sk-(?!ant-)(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{20,}`,
-    // Hyphenated lowercase prose ("sk-learn-compatible-estimators") is not a key; real keys mix case and digits.
-    { accept: (s) => /[A-Z0-9_]/.test(s.slice(3)) },
+    ['jwt', String.raw`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`],
+    ['anthropic_key', B + 'sk-ant-[A-Za-z0-9_-]{20,}'],
+    [
+      'openai_key',
+      B + 'sk-(?!ant-)(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{20,}',
+      // Hyphenated lowercase prose ("sk-learn-compatible-estimators") is not a key; real keys mix case and digits.
+      { accept: (s) => /[A-Z0-9_]/.test(s.slice(3)) },
+    ],
+    ['aws_access_key', '(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])'],
+    ['github_token', B + '(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})'],
+    ['slack_token', B + String.raw`(?:xox[abposr]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`],
+    ['stripe_key', B + '(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{20,})'],
+    ['google_api_key', 'AIza[0-9A-Za-z_-]{35}'],
   ],
-  ['aws_access_key', String.raw`(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])`],
   [
     'aws_secret_key',
     String.raw`secret[-_.]?access[-_.]?key\\*["']?\s*[:=]\s*\\*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
     { group: 1, i: true },
   ],
-  ['github_token', B + String.raw`(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})`],
-  ['slack_token', B + String.raw`(?:xox[abposr]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})`],
   [
     'slack_webhook',
     String.raw`hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9/_-]{10,})`,
     { group: 1 },
   ],
-  ['stripe_key', B + String.raw`(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{20,})`],
-  ['google_api_key', String.raw`AIza[0-9A-Za-z_-]{35}`],
   [
     'bearer_token',
     B + String.raw`(?:[Bb]earer|BEARER)\s+([A-Za-z0-9._~+/-]{8,}=*)`,
@@ -208,11 +219,12 @@ const SECRET_SPECS: Spec[] = [
   ['url_password', String.raw`://([^\s:/?#@"'\\]{0,256}):([^\s/?#"'\\]{1,256})@`, { group: 2 }],
   [
     'secret_field',
-    `(${KEY_WORD})(?:(\\\\*)(["'])\\s*:\\s*\\2\\3|\\s*=\\s*(\\\\*)(["'])|=(?=[^\\s&"'\\\\;,<>=]))`,
+    String.raw`(${KEY_WORD})(?:(\\*)(["'])\s*:\s*\2\3|\s*=\s*(\\*)(["'])|=(?=[^\s&"'\\;,<>=]))`,
     { i: true, locate: locateSecretField },
   ],
 ];
-const SECRET_ANCHORS = String.raw`sk-|sk_|rk_|whsec_|akia|asia|abia|acca|gh[pousr]_|github_pat_|xox|xapp-|hooks\.slack|aiza|eyj|bearer|basic|://|pass|secret|token|key|credential|authoriz|cookie`;
+// Case-insensitive literals each rule needs, grouped by first letter (1.6x faster than a flat alternation).
+const SECRET_ANCHORS = String.raw`s(?:k[-_]|ecret)|rk_|whsec_|a(?:kia|sia|bia|cca|iza|uthoriz)|gh[pousr]_|github_pat_|x(?:ox|app-)|hooks\.slack|eyj|b(?:earer|asic)|://|pass|token|key|c(?:redential|ookie)`;
 
 const STRICT_SPECS: Spec[] = [
   // Anchored on "@" and extended backwards in code: a leading [\w.+-]+ would be quadratic on base64 blobs.
@@ -223,7 +235,7 @@ const STRICT_SPECS: Spec[] = [
   ],
   [
     'card_number',
-    String.raw`(?:(?<![\w.-])|(?<=\\[nrt]))(?:\d[ -]?){12,18}\d(?!\d|[.-]\d)`,
+    String.raw`(?<![.-]|(?<!\\)\w)(?:\d[ -]?){12,18}\d(?!\d|[.-]\d)`,
     // Issuer prefixes start with 2-6, which also keeps 13-digit millisecond timestamps out.
     {
       accept: (s) => {
@@ -232,10 +244,7 @@ const STRICT_SPECS: Spec[] = [
       },
     },
   ],
-  [
-    'us_ssn',
-    String.raw`(?:(?<![\w-])|(?<=\\[nrt]))(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\w|-\d)`,
-  ],
+  ['us_ssn', String.raw`(?<!-|(?<!\\)\w)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\w|-\d)`],
   [
     'iban',
     B + String.raw`[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])`,
@@ -243,13 +252,19 @@ const STRICT_SPECS: Spec[] = [
   ],
   [
     'phone',
-    String.raw`(?:(?<![\w+./-])|(?<=\\[nrt]))(?:\+[1-9]\d{7,14}|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4})(?!\w|[./-]\d)`,
+    String.raw`(?<![+./-]|(?<!\\)\w)(?:\+[1-9]\d{7,14}|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?\d{2,4}|\d{1,4})(?:[ .-]\d{2,5}){1,4})(?!\w|[./-]\d)`,
     { accept: phone },
   ],
 ];
 const STRICT_ANCHORS = String.raw`@|\d`;
 
-function compile([kind, source, opts = {}]: Spec): Rule {
+function compile(spec: Spec | Spec[]): Rule {
+  if (typeof spec[0] !== 'string') {
+    const specs = spec as Spec[];
+    const re = new RegExp(specs.map(([, src]) => `(${src})`).join('|'), 'g');
+    return { kind: '', re, group: 0, alts: specs.map(([kind, , opts]) => ({ kind, accept: opts?.accept })) };
+  }
+  const [kind, source, opts = {}] = spec as Spec;
   const group = opts.group ?? 0;
   const re = new RegExp(source, `g${opts.i ? 'i' : ''}${group ? 'd' : ''}`);
   return { kind, re, group, locate: opts.locate, accept: opts.accept };
@@ -293,8 +308,8 @@ export class Redactor {
   readonly #prefilter: RegExp | undefined;
   readonly #paths: Array<{ kind: string; segs: Seg[] }> = [];
   readonly #hexMemo = new Map<string, string>();
-  readonly #cache = new Map<string, CacheEntry>();
-  #cachedChars = 0;
+  // Keyed by a sample of the text: the SDK hands over equal strings as new objects every turn (see BoundedStringCache).
+  readonly #cache = new BoundedStringCache<CacheEntry>(CACHE_MAX_CHARS);
 
   constructor(options: RedactorOptions) {
     if (!Buffer.isBuffer(options.key) || options.key.length < 16) {
@@ -325,7 +340,8 @@ export class Redactor {
   }
 
   describe(): { profile: RedactionProfile; kinds: string[]; custom_rules: number; key_id: string } {
-    const kinds = new Set(this.#rules.map((r) => r.kind).concat(this.#paths.map((p) => p.kind)));
+    const kinds = new Set(this.#rules.flatMap((r) => r.alts?.map((a) => a.kind) ?? r.kind));
+    for (const p of this.#paths) kinds.add(p.kind);
     return {
       profile: this.profile,
       kinds: [...kinds],
@@ -349,22 +365,9 @@ export class Redactor {
   redactString(text: string, counts?: RedactionCounts): string {
     if (text.length < CACHE_MIN_CHARS) return this.#scan(text, counts).out;
     let entry = this.#cache.get(text);
-    if (entry !== undefined) {
-      // Re-insert so eviction drops the least recently used strings first.
-      this.#cache.delete(text);
-      this.#cache.set(text, entry);
-    } else {
+    if (entry === undefined) {
       entry = this.#scan(text, undefined);
-      const size = text.length + (entry.out === text ? 0 : entry.out.length);
-      if (size <= CACHE_MAX_CHARS / 4) {
-        this.#cache.set(text, entry);
-        this.#cachedChars += size;
-        for (const [k, v] of this.#cache) {
-          if (this.#cachedChars <= CACHE_MAX_CHARS) break;
-          this.#cache.delete(k);
-          this.#cachedChars -= k.length + (v.out === k ? 0 : v.out.length);
-        }
-      }
+      this.#cache.set(text, entry);
     }
     if (counts && entry.found)
       for (const [k, n] of Object.entries(entry.found)) counts[k] = (counts[k] ?? 0) + n;
@@ -375,7 +378,7 @@ export class Redactor {
     let root: unknown = value;
     if (this.#paths.length > 0) root = this.#applyPaths(root, counts);
     if (typeof root === 'string') return this.redactString(root, counts) as T;
-    if (!isContainer(root)) return root as T;
+    if (!isContainer(root) || (this.profile === 'off' && this.#custom.length === 0)) return root as T;
     const keyRule = this.profile !== 'off';
     const seen = new Set<object>();
     // An explicit stack: snapshots of recursive agent state can nest deeper than the call stack allows.
@@ -425,6 +428,12 @@ export class Redactor {
         if (m[0].length === 0) re.lastIndex++;
         let s: number;
         let e: number;
+        let { kind, accept } = rule;
+        if (rule.alts) {
+          let i = 0;
+          while (m[i + 1] === undefined) i++;
+          ({ kind, accept } = rule.alts[i]!);
+        }
         if (rule.locate) {
           const r = rule.locate(m, text);
           if (!r) continue;
@@ -438,8 +447,9 @@ export class Redactor {
           s = m.index;
           e = s + m[0].length;
         }
-        if (e > s && (!rule.accept || rule.accept(text.slice(s, e)))) {
-          (spans ??= []).push({ s, e, kind: rule.kind, prio });
+        if (e > s && (!accept || accept(text.slice(s, e)))) {
+          spans ??= [];
+          spans.push({ s, e, kind, prio });
         }
       }
     }
@@ -472,12 +482,13 @@ export class Redactor {
       // Never cut a JSON escape in half: "\n" + tag would become an invalid "\[" escape.
       let b = 0;
       while (sp.s - b - 1 >= 0 && text.charCodeAt(sp.s - b - 1) === 92) b++;
-      if (b % 2 === 1) sp.s++;
+      if (b % 2 === 1) sp.s += /^u[0-9a-fA-F]{4}/.test(text.slice(sp.s, sp.s + 5)) ? 5 : 1;
       b = 0;
       while (sp.e - b - 1 >= sp.s && text.charCodeAt(sp.e - b - 1) === 92) b++;
       if (b % 2 === 1) sp.e--;
     }
     spans = spans.filter((sp) => sp.e > sp.s).sort((a, b) => a.s - b.s || a.prio - b.prio);
+    if (spans.length === 0) return { out: text, found: undefined };
     const found: RedactionCounts = {};
     let out = '';
     let last = 0;
@@ -490,7 +501,6 @@ export class Redactor {
       last = e;
       found[first.kind] = (found[first.kind] ?? 0) + 1;
     }
-    if (last === 0 && out === '') return { out: text, found: undefined };
     out += text.slice(last);
     if (counts) for (const [k, n] of Object.entries(found)) counts[k] = (counts[k] ?? 0) + n;
     return { out, found };
