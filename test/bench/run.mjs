@@ -16,13 +16,13 @@ if (node24 && !process.versions.node.startsWith('24.')) runtimes.push([node24, '
 
 let failed = false;
 for (const [bin, label] of runtimes) {
-  const result = spawnSync(
-    bin,
-    [join(here, 'format.bench.mjs'), ...extra, '--json', join(out, `format-${label}.json`)],
-    {
-      stdio: 'inherit',
-    },
-  );
-  if (result.status !== 0) failed = true;
+  for (const bench of ['format', 'recorder']) {
+    const result = spawnSync(
+      bin,
+      [join(here, `${bench}.bench.mjs`), ...extra, '--json', join(out, `${bench}-${label}.json`)],
+      { stdio: 'inherit' },
+    );
+    if (result.status !== 0) failed = true;
+  }
 }
 process.exit(failed ? 1 : 0);

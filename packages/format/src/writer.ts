@@ -87,8 +87,13 @@ const RESERVED_FIELDS = new Set(['seq', 'ts', 'type', '$blob', '$lit']);
 /** Record types the format itself writes; callers cannot forge them. */
 const RESERVED_TYPES = new Set(['blob', 'recovery']);
 const SEEN_ONCE_LIMIT = 200_000;
-/** Characters of keys each of the writer's memos may hold (×2 bytes, plus values of about the same size). */
-const MEMO_CHARS = 16 * 1024 * 1024;
+/**
+ * JSON text of long strings, and SHA-256 of large values' JSON: both recur in every model call of a session.
+ * Pure functions of their keys, so every writer of the process shares them and one budget bounds the memory
+ * (8 Mi characters of keys each, plus values of about the same size).
+ */
+const stringCache = new BoundedStringCache<string>(8 * 1024 * 1024);
+const hashCache = new BoundedStringCache<string>(8 * 1024 * 1024);
 
 interface WriterInit {
   path: string;
@@ -159,9 +164,6 @@ export class SessionWriter {
   private segmentsSinceCheckpoint = 0;
   private recordsSinceCheckpoint = 0;
   private seenOnce = new Set<string>();
-  /** JSON text of long strings, and SHA-256 of large values' JSON: both recur in every model call of a session. */
-  private readonly stringCache = new BoundedStringCache<string>(MEMO_CHARS);
-  private readonly hashCache = new BoundedStringCache<string>(MEMO_CHARS);
   private queue: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -458,12 +460,11 @@ export class SessionWriter {
 
   private canonicalField(value: unknown): string {
     const stats = this.statsData.canonical;
-    if (!this.dedup)
-      return canonicalize(value, { stats, escapeReservedKeys: true, stringCache: this.stringCache });
+    if (!this.dedup) return canonicalize(value, { stats, escapeReservedKeys: true, stringCache });
     return canonicalize(value, {
       stats,
       escapeReservedKeys: true,
-      stringCache: this.stringCache,
+      stringCache,
       largeThreshold: this.blobThreshold,
       onLarge: (json) => this.dedupLarge(json),
     });
@@ -474,10 +475,10 @@ export class SessionWriter {
    * the second on, it is stored once as a blob record and referenced by hash.
    */
   private dedupLarge(json: string): string | undefined {
-    let hash = this.hashCache.get(json);
+    let hash = hashCache.get(json);
     if (hash === undefined) {
       hash = createHash('sha256').update(json).digest('hex');
-      this.hashCache.set(json, hash);
+      hashCache.set(json, hash);
     }
     const ref = `{"$blob":"${hash}"}`;
     if (this.state.blobs.has(hash)) {

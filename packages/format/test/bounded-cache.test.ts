@@ -21,7 +21,7 @@ describe('BoundedStringCache', () => {
   it('stays within its size bound, evicting the oldest entries', () => {
     const cache = new BoundedStringCache<number>(30_000);
     const keys = Array.from({ length: 10 }, (_, i) => `${i}`.repeat(10_000));
-    keys.forEach((k, i) => cache.set(k, i));
+    for (const [i, k] of keys.entries()) cache.set(k, i);
     expect(keys.map((k) => cache.get(k))).toEqual([...Array(7).fill(undefined), 7, 8, 9]);
     cache.set('x'.repeat(40_000), 1); // larger than the whole cache: not kept, nothing evicted
     expect(cache.get(keys[9]!)).toBe(9);

@@ -62,6 +62,14 @@ function keyResolver(jwks: OidcVerifyOptions['jwks']): JWTVerifyGetKey {
   if (typeof jwks === 'function') return jwks;
   if (typeof jwks === 'string' || jwks instanceof URL) {
     const url = String(jwks);
+    const { protocol, hostname } = new URL(url);
+    // Keys fetched over plain HTTP could be anyone's; only a loopback test server is exempt.
+    if (
+      protocol !== 'https:' &&
+      !(protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(hostname))
+    ) {
+      throw new TypeError(`JWKS must be fetched over https: ${url}`);
+    }
     let resolver = remoteKeySets.get(url);
     if (!resolver) {
       resolver = createRemoteJWKSet(new URL(url));
@@ -124,6 +132,8 @@ export async function identityFromOidcToken(jwt: string, options: OidcVerifyOpti
       issuer: options.issuer,
       audience: options.audience,
       clockTolerance: options.clockTolerance ?? 30,
+      // A token without an expiry would prove an identity forever.
+      requiredClaims: ['exp', 'sub'],
       ...(options.currentDate ? { currentDate: options.currentDate } : {}),
     });
     return identityFromClaims(payload, kind, true);

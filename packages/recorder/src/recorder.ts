@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type Durability,
+  SessionLockedError,
   SessionReader,
   SessionWriter,
   type SigningKey,
@@ -95,6 +96,12 @@ type Obj = Record<string, unknown>;
 type AnySpan = Parameters<TracingProcessor['onSpanEnd']>[0];
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** How long a session whose run failed inside a still-open trace waits for a retry before it is sealed. */
+const FAILED_RUN_GRACE_MS = 2000;
+/** How long a session waits for a file another writer holds before giving up on it. */
+const LOCK_WAIT_MS = 15_000;
+/** How long a crashing process (uncaught exception) may spend sealing sessions before it exits. */
+const UNCAUGHT_SEAL_MS = 1000;
 /** Longest stretch the background writer works before yielding to the event loop. */
 const SLICE_MS = 4;
 /** Top-level names a record cannot carry (the envelope and blob markers of the session format). */
@@ -120,7 +127,10 @@ class Session {
   opened: Promise<void> = RESOLVED;
   closing: Promise<void> | undefined;
   failed = false;
+  /** Between onTraceStart and onTraceEnd. */
   traceOpen = false;
+  /** A run of this trace failed: the SDK may never end the trace, or the app may retry within it. */
+  failedRun = false;
   interrupted = false;
   aborted = false;
   lastAgentError = false;
@@ -149,6 +159,11 @@ export class SessionRecorder implements TracingProcessor {
   readonly dir: string;
   readonly sessionsDir: string;
   private readonly options: RecorderOptions;
+  private readonly identitySource:
+    | Identity
+    | Promise<Identity | undefined>
+    | ((trace: TraceInfo) => Identity | Promise<Identity> | undefined)
+    | undefined;
   private readonly closeDelayMs: number;
   private readonly maxQueued: number;
   private redactorInstance: Redactor | undefined;
@@ -174,6 +189,16 @@ export class SessionRecorder implements TracingProcessor {
     this.sessionsDir = join(this.dir, 'sessions');
     this.closeDelayMs = Math.max(0, options.closeDelayMs ?? 250);
     this.maxQueued = Math.max(1, options.maxQueuedRecords ?? 100_000);
+    const identity = options.identity;
+    // A promised identity (an OIDC check) settles long before the first trace may start: a rejection must not
+    // go unhandled in between, because the SDK ends the process on unhandled rejections.
+    this.identitySource =
+      identity && typeof identity === 'object' && 'then' in identity
+        ? identity.then(undefined, (error: unknown) => {
+            this.report(error);
+            return undefined;
+          })
+        : identity;
     if (options.handleUncaughtExceptions ?? true) watchUncaughtExceptions(this);
   }
 
@@ -198,8 +223,9 @@ export class SessionRecorder implements TracingProcessor {
       };
       const session = this.sessionFor(info.traceId, info);
       session.traceOpen = true;
+      session.failedRun = false;
       session.interrupted = false;
-      if (session.closeTimer) clearTimeout(session.closeTimer);
+      this.cancelClose(session);
     } catch (error) {
       this.report(error);
     }
@@ -226,6 +252,8 @@ export class SessionRecorder implements TracingProcessor {
   onSpanStart(span: AnySpan): Promise<void> {
     try {
       const session = this.sessionFor(span.traceId);
+      this.cancelClose(session);
+      if (span.spanData.type === 'task' && span.parentId === null) this.runStarted(session, span.traceId);
       session.openSpans.add(span.spanId);
       this.enqueue(session, 'span.start', {
         span: {
@@ -263,12 +291,11 @@ export class SessionRecorder implements TracingProcessor {
         },
         error !== null,
       );
-      // The SDK never ends the trace of a non-streaming run that threw; its failed task span is the last word.
-      if (error && span.spanData.type === 'task' && session.traceOpen) {
-        session.traceOpen = false;
+      if (span.spanData.type === 'task' && span.parentId === null && error) {
+        session.failedRun = true;
         session.lastAgentError = true;
       }
-      if (!session.traceOpen) this.scheduleClose(session);
+      this.scheduleClose(session);
     } catch (error) {
       this.report(error);
     }
@@ -293,7 +320,7 @@ export class SessionRecorder implements TracingProcessor {
   async shutdown(timeoutMs?: number): Promise<void> {
     const work = (async () => {
       for (const session of this.sessions.values()) {
-        if (session.traceOpen) session.aborted = true;
+        if (session.traceOpen && !session.failedRun) session.aborted = true;
         this.close(session);
       }
       await Promise.all([...this.closingSessions].map((s) => s.closing));
@@ -311,10 +338,19 @@ export class SessionRecorder implements TracingProcessor {
    * given after the run returned, in another process). `policy.decision` records are flushed at once.
    */
   record(traceId: string, type: string, fields: Record<string, unknown>): void {
+    if (typeof type !== 'string' || type === '' || type === 'blob' || type === 'recovery') {
+      throw new TypeError(
+        `record: type must be a non-empty string other than blob and recovery, got ${String(type)}`,
+      );
+    }
+    for (const key of Object.keys(fields)) {
+      if (RESERVED_FIELDS.has(key))
+        throw new TypeError(`record: field "${key}" is reserved by the session format`);
+    }
     try {
       const session = this.sessionFor(traceId);
       this.enqueue(session, type, snapshot(fields) as Obj, type === 'policy.decision');
-      if (!session.traceOpen) this.scheduleClose(session);
+      this.scheduleClose(session);
     } catch (error) {
       this.report(error);
     }
@@ -374,7 +410,7 @@ export class SessionRecorder implements TracingProcessor {
         writer = await SessionWriter.create(session.file, writerOptions);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        writer = await SessionWriter.open(session.file, writerOptions);
+        writer = await openWhenUnlocked(session.file, writerOptions);
         resumed = true;
         session.totals = SessionTotals.from(await lastSessionEnd(session.file));
       }
@@ -401,17 +437,20 @@ export class SessionRecorder implements TracingProcessor {
     }
   }
 
+  /**
+   * Who runs this trace: a verified identity from the options wins over anything declared; then what the trace's
+   * metadata declares, then the options, the environment and the OS user.
+   */
   private async identityFor(info: TraceInfo): Promise<Identity> {
-    const fromMetadata = identityFromMetadata(info.metadata);
-    if (fromMetadata) return fromMetadata;
-    const source = this.options.identity;
+    let fromOptions: Identity | undefined;
     try {
-      const fromOptions = typeof source === 'function' ? await source(info) : await source;
-      if (fromOptions) return fromOptions;
+      const source = this.identitySource;
+      fromOptions = typeof source === 'function' ? await source(info) : await source;
     } catch (error) {
       this.report(error);
     }
-    return identityFromEnv() ?? processIdentity();
+    if (fromOptions?.verified) return fromOptions;
+    return identityFromMetadata(info.metadata) ?? fromOptions ?? identityFromEnv() ?? processIdentity();
   }
 
   private sessionStartFields(
@@ -419,6 +458,7 @@ export class SessionRecorder implements TracingProcessor {
     info: TraceInfo | undefined,
     identity: Identity | undefined,
   ): Obj {
+    const host = hostInfo();
     // A copy: redaction works in place, and identity and policy objects belong to the caller.
     return snapshot({
       session_id: session.traceId,
@@ -427,7 +467,7 @@ export class SessionRecorder implements TracingProcessor {
       workflow: info?.name ?? null,
       metadata: info?.metadata ?? null,
       identity: identity ?? null,
-      host: hostInfo(),
+      host: { ...host, argv: this.redactor.redactArgv(host.argv, session.totals.redactions) },
       versions: {
         recorder: { name: RECORDER_NAME, version: RECORDER_VERSION },
         sdk: agentsSdkVersions(),
@@ -506,7 +546,13 @@ export class SessionRecorder implements TracingProcessor {
         this.statsData.recordsWritten++;
       }
     } catch (error) {
-      this.fail(session, error);
+      // A record the format refuses (a TypeError) is dropped; only a broken writer ends the session.
+      if (error instanceof TypeError) {
+        session.totals.droppedRecords++;
+        this.report(error, session.file);
+      } else {
+        this.fail(session, error);
+      }
     }
   }
 
@@ -558,11 +604,33 @@ export class SessionRecorder implements TracingProcessor {
     return out;
   }
 
+  /**
+   * A root task span starts a run. Without onTraceStart before it, this is a run resumed from the same RunState
+   * object (the SDK does not start that trace again) or a file reopened after it was sealed: say so in the file.
+   */
+  private runStarted(session: Session, traceId: string): void {
+    session.failedRun = false;
+    session.interrupted = false;
+    if (session.traceOpen) return;
+    this.enqueue(session, 'trace.start', { trace_id: traceId, resumed: true, pid: process.pid });
+  }
+
+  /**
+   * Seals a session once nothing is running in it: no open span, and its trace ended (or its run failed, which
+   * the SDK may never follow with a trace end). The delay lets late spans and approval records in; a failed run
+   * gets longer, since an app may retry inside the same trace.
+   */
   private scheduleClose(session: Session): void {
-    if (session.traceOpen || session.closing) return;
+    if (session.closing || session.openSpans.size > 0) return;
+    if (session.traceOpen && !session.failedRun) return;
+    this.cancelClose(session);
+    const delay = session.traceOpen ? Math.max(this.closeDelayMs, FAILED_RUN_GRACE_MS) : this.closeDelayMs;
+    session.closeTimer = setTimeout(() => this.close(session), delay).unref();
+  }
+
+  private cancelClose(session: Session): void {
     if (session.closeTimer) clearTimeout(session.closeTimer);
-    // Late spans arrive after onTraceEnd, and approvals are recorded right after the run returns: wait a little.
-    session.closeTimer = setTimeout(() => this.close(session), this.closeDelayMs).unref();
+    session.closeTimer = undefined;
   }
 
   private close(session: Session): void {
@@ -600,8 +668,13 @@ export class SessionRecorder implements TracingProcessor {
       this.statsData.recordsDropped += session.queue.length;
       session.queue.length = 0;
       this.ready.delete(session);
+      // Keep what can still be written: abandoning at once would drop the records batched but not yet written.
       const writer = session.writer;
-      if (writer) void writer.abandon();
+      if (writer)
+        void writer.flush().then(
+          () => writer.abandon(),
+          () => writer.abandon(),
+        );
     }
     this.report(error, session.file);
   }
@@ -653,6 +726,22 @@ function statusOf(session: Session): SessionStatus {
   return session.lastAgentError ? 'error' : 'completed';
 }
 
+/**
+ * Re-opens a session file, waiting while another writer holds it: a process that just handed a run over (an
+ * approval server passing the state to a worker) keeps the file for its close delay. Records stay queued meanwhile.
+ */
+async function openWhenUnlocked(file: string, options: WriterOptions): Promise<SessionWriter> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      return await SessionWriter.open(file, options);
+    } catch (error) {
+      if (!(error instanceof SessionLockedError) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /** Fields of the last `session.end` in a file, so a resumed session's totals continue from there. */
 async function lastSessionEnd(file: string): Promise<Obj | undefined> {
   const reader = await SessionReader.open(file);
@@ -675,10 +764,13 @@ function watchUncaughtExceptions(recorder: SessionRecorder): void {
   watched.add(recorder);
   if (watched.size > 1) return;
   process.on('uncaughtException', (error) => {
-    const alone = process.listenerCount('uncaughtException') === 1;
-    const sealed = Promise.all([...watched].map((r) => r.shutdown(3000)));
-    if (!alone) return;
+    if (process.listenerCount('uncaughtException') > 1) {
+      // Someone else handles it and the app may go on: keep recording, just get what we have onto disk.
+      for (const r of watched) void r.forceFlush();
+      return;
+    }
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    void sealed.finally(() => process.exit(1));
+    // Node would exit at once; seal what can be sealed within a short bound, then exit as Node does.
+    void Promise.all([...watched].map((r) => r.shutdown(UNCAUGHT_SEAL_MS))).finally(() => process.exit(1));
   });
 }

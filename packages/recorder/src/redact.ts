@@ -374,6 +374,23 @@ export class Redactor {
     return entry.out;
   }
 
+  /**
+   * Command lines: the value after a secret-named flag (`--password hunter2`, `--api-key …`) is a secret even
+   * though nothing in it looks like one; `--flag=value` forms are caught by the text rules.
+   */
+  redactArgv(argv: readonly string[], counts?: RedactionCounts): string[] {
+    const out = argv.map((arg) => this.redactString(arg, counts));
+    if (this.profile === 'off') return out;
+    for (let i = 0; i + 1 < out.length; i++) {
+      const flag = /^--?([A-Za-z][\w.-]*)$/.exec(out[i]!);
+      const value = out[i + 1]!;
+      if (!flag || !isSecretKey(flag[1]!) || value.startsWith('-') || TAG_RE.test(value)) continue;
+      out[i + 1] = this.tag('secret_field', value);
+      if (counts) counts['secret_field'] = (counts['secret_field'] ?? 0) + 1;
+    }
+    return out;
+  }
+
   redactValue<T>(value: T, counts?: RedactionCounts): T {
     let root: unknown = value;
     if (this.#paths.length > 0) root = this.#applyPaths(root, counts);
@@ -411,6 +428,15 @@ export class Redactor {
         } else if (isContainer(v)) {
           stack.push(v);
           secretCtx.push(secret);
+        }
+        // Agents build objects keyed by whatever they read, credentials included.
+        if (!isArray) {
+          const rk = this.redactString(k as string, counts);
+          if (rk !== k) {
+            const current = (obj as Record<string, unknown>)[k as string];
+            delete (obj as Record<string, unknown>)[k as string];
+            setQuietly(obj, rk, current);
+          }
         }
       }
     }

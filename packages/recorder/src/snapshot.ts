@@ -49,22 +49,19 @@ function copyContainer(value: object, ancestors: Set<object>, budget: Budget, de
     for (let i = 0; i < value.length; i++) out[i] = copy(value[i], ancestors, budget, depth);
     return out;
   }
-  if (ArrayBuffer.isView(value)) {
-    return value instanceof DataView
-      ? new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength))
-      : (value as unknown as { slice(): unknown }).slice();
-  }
-  if (value instanceof ArrayBuffer) return value.slice(0);
+  // Maps, Sets and bytes become plain JSON here (as the session format's canonicalizer would write them) so that
+  // redaction sees every string in them: a Map value or a Buffer of text can hold a credential like any string.
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return copyBytes(value);
   if (value instanceof Map) {
-    const out = new Map<unknown, unknown>();
-    for (const [k, v] of value) out.set(k, copy(v, ancestors, budget, depth));
-    return out;
+    const entries = [...value];
+    if (entries.every(([k]) => typeof k === 'string')) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of entries) out[k as string] = copy(v, ancestors, budget, depth);
+      return out;
+    }
+    return entries.map(([k, v]) => [copy(k, ancestors, budget, depth), copy(v, ancestors, budget, depth)]);
   }
-  if (value instanceof Set) {
-    const out = new Set<unknown>();
-    for (const v of value) out.add(copy(v, ancestors, budget, depth));
-    return out;
-  }
+  if (value instanceof Set) return [...value].map((v) => copy(v, ancestors, budget, depth));
   if (value instanceof Error) return copyError(value, ancestors, budget, depth);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   // Date, URL, SDK classes with toJSON: record what JSON.stringify would, as of now.
@@ -76,6 +73,27 @@ function copyContainer(value: object, ancestors: Set<object>, budget: Budget, de
     if (item !== undefined) out[key] = item;
   }
   return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes that are text are recorded as text (and so redacted); others as base64, like the canonicalizer does. */
+function copyBytes(value: ArrayBufferView | ArrayBuffer): unknown {
+  const bytes =
+    value instanceof ArrayBuffer
+      ? new Uint8Array(value)
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (!(value instanceof ArrayBuffer) && !(value instanceof Uint8Array) && !(value instanceof DataView)) {
+    // Int16Array, Float64Array, …: numbers, not text.
+    return Array.from(value as unknown as ArrayLike<number | bigint>, (n) =>
+      typeof n === 'bigint' ? String(n) : n,
+    );
+  }
+  try {
+    return { $text: utf8.decode(bytes) };
+  } catch {
+    return { $bytes: Buffer.from(bytes).toString('base64') };
+  }
 }
 
 function copyError(error: Error, ancestors: Set<object>, budget: Budget, depth: number): unknown {

@@ -149,43 +149,74 @@ describe('a recording process killed with SIGKILL', () => {
   });
 });
 
+describe('a process that dies mid-run', () => {
+  for (const mode of ['uncaught', 'signal'] as const) {
+    it(`${mode === 'uncaught' ? 'an uncaught exception' : 'SIGTERM'}: the session is sealed, marked aborted`, async () => {
+      const dir = tempDir();
+      const child = spawn('node', [fixture('crash-agent.mjs'), dir, mode], { env: childEnv() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const done = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await waitFor(() => stdout.includes('in tool'), 'the tool call');
+      if (mode === 'signal') child.kill('SIGTERM');
+      const code = await done;
+      if (mode === 'uncaught') {
+        expect(code).toBe(1); // as Node would, and the error is printed
+        expect(stderr).toContain('agent crashed: bucket client exploded');
+      }
+      const [file] = sessionFiles(dir);
+      expect((await verifySession(file!)).verdict).toBe('VALID');
+      const records = await readRecords(file!);
+      expect(records.at(-1)).toMatchObject({ type: 'session.end', status: 'aborted' });
+      // What the agent was doing when it died: the tool call started and never ended.
+      const started = ofType(records, 'span.start').filter((r) => r.span.data.name === 'sync_bucket');
+      expect(started).toHaveLength(1);
+      expect(spanEnds(records, 'function')).toHaveLength(0);
+    });
+  }
+});
+
 describe('agent-replay record', () => {
-  it('records an unmodified program through the register preload, configured by the CLI', async () => {
-    const dir = tempDir();
-    const { stdout, stderr } = await run(
-      'node',
-      [
-        CLI,
-        '--dir',
-        dir,
-        'record',
-        '--identity',
-        'ci-bot',
-        '--identity-kind',
-        'service',
-        '--',
+  for (const app of ['plain-agent.mjs', 'plain-agent.cjs']) {
+    it(`records an unmodified ${app.endsWith('cjs') ? 'CommonJS' : 'ESM'} program through the register preload`, async () => {
+      const dir = tempDir();
+      const { stdout, stderr } = await run(
         'node',
-        fixture('plain-agent.mjs'),
-      ],
-      { env: childEnv({ AGENT_REPLAY_REDACTION_KEY_FILE: join(dir, 'redaction.key') }) },
-    );
-    expect(stdout).toContain('Order A-17 has shipped.');
-    expect(stderr).toMatch(/recorded .*\.arec VALID/);
-    const [file] = sessionFiles(dir);
-    const records = await readRecords(file!);
-    expect(records[0]).toMatchObject({
-      type: 'session.start',
-      workflow: 'support-desk',
-      identity: { subject: 'ci-bot', kind: 'service', method: 'env', verified: false },
+        [
+          CLI,
+          '--dir',
+          dir,
+          'record',
+          '--identity',
+          'ci-bot',
+          '--identity-kind',
+          'service',
+          '--',
+          'node',
+          fixture(app),
+        ],
+        { env: childEnv({ AGENT_REPLAY_REDACTION_KEY_FILE: join(dir, 'redaction.key') }) },
+      );
+      expect(stdout).toContain('Order A-17 has shipped.');
+      expect(stderr).toMatch(/recorded .*\.arec VALID/);
+      const [file] = sessionFiles(dir);
+      const records = await readRecords(file!);
+      expect(records[0]).toMatchObject({
+        type: 'session.start',
+        workflow: 'support-desk',
+        identity: { subject: 'ci-bot', kind: 'service', method: 'env', verified: false },
+      });
+      const [tool] = spanEnds(records, 'function');
+      expect(tool!.span.data).toMatchObject({
+        name: 'lookup_order',
+        input: '{"id":"A-17"}',
+        output: 'order A-17: shipped',
+      });
+      expect(records.at(-1)).toMatchObject({ type: 'session.end', status: 'completed' });
     });
-    const [tool] = spanEnds(records, 'function');
-    expect(tool!.span.data).toMatchObject({
-      name: 'lookup_order',
-      input: '{"id":"A-17"}',
-      output: 'order A-17: shipped',
-    });
-    expect(records.at(-1)).toMatchObject({ type: 'session.end', status: 'completed' });
-  });
+  }
 
   it('passes the exit code through and says clearly when the command cannot run', async () => {
     const dir = tempDir();

@@ -24,7 +24,7 @@ import {
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { POLICY_DECISION_SPAN } from '../src/index.js';
+import { approveToolCall, POLICY_DECISION_SPAN, recordInterruptions } from '../src/index.js';
 import { installRecorder, ofType, type Rec, readRecords, sessionFiles, spanEnds } from './helpers.js';
 
 afterEach(() => setTraceProcessors([]));
@@ -390,5 +390,97 @@ describe('when recording fails', () => {
       expect(errors[0]!.message).toMatch(/EEXIST|ENOTDIR/);
       expect(recorder.stats.errors).toBeGreaterThanOrEqual(2);
     }
+  });
+});
+
+describe('session lifecycle (review regressions)', () => {
+  const slowDelete = tool({
+    name: 'delete_path',
+    description: 'delete',
+    parameters: z.object({ path: z.string() }),
+    needsApproval: true,
+    execute: async ({ path }) => `deleted ${path}`,
+  });
+
+  it('a run resumed from the same RunState object, with slow model calls, is one continuous recording', async () => {
+    const { dir, recorder } = installRecorder({ closeDelayMs: 20 });
+    const slow = new SpanEmittingScriptedModel((req) => {
+      const wait = Date.now() + 120; // longer than the close delay
+      while (Date.now() < wait);
+      return JSON.stringify(req.input).includes('function_call_result')
+        ? [say('done')]
+        : [fc('c1', 'delete_path', { path: '/tmp/x' })];
+    });
+    const agent = new Agent({ name: 'Janitor', model: slow, tools: [slowDelete] });
+    const runner = new Runner();
+    const first = await runner.run(agent, 'clean');
+    expect(recordInterruptions(recorder, first)).toBe(1);
+    await new Promise((r) => setTimeout(r, 100)); // the human takes a moment
+    approveToolCall(recorder, first.state, first.interruptions[0]!, {
+      approver: { subject: 'dana', kind: 'human', verified: false, method: 'static' },
+    });
+    expect((await runner.run(agent, first.state)).finalOutput).toBe('done');
+    const { records, report } = await onlySession(dir, recorder);
+    expect(report.verdict).toBe('VALID');
+    // Never sealed while something was running: every span.end comes before the session.end that follows it.
+    let open = 0;
+    for (const r of records) {
+      if (r.type === 'span.start') open++;
+      if (r.type === 'span.end') open--;
+      if (r.type === 'session.end') expect(open).toBe(0);
+    }
+    expect(ofType(records, 'trace.start').map((t) => t.resumed)).toEqual([false, true]);
+    const end = records.at(-1)!;
+    expect(end).toMatchObject({ status: 'completed', counts: { traces: 2, model_calls: 2, tool_calls: 1 } });
+  });
+
+  it('a failed run retried inside the same trace stays in one segment', async () => {
+    const { dir, recorder } = installRecorder({ closeDelayMs: 20 });
+    let attempt = 0;
+    const flaky = new SpanEmittingScriptedModel(() => {
+      if (++attempt === 1) throw new Error('upstream 503');
+      return [say('ok')];
+    });
+    const agent = new Agent({ name: 'Retrier', model: flaky });
+    await withTrace('retrying', async () => {
+      await expect(new Runner().run(agent, 'go')).rejects.toThrow('upstream 503');
+      await new Promise((r) => setTimeout(r, 300)); // backoff
+      expect((await new Runner().run(agent, 'go')).finalOutput).toBe('ok');
+    });
+    const { records } = await onlySession(dir, recorder);
+    expect(ofType(records, 'session.end')).toHaveLength(1);
+    expect(records.at(-1)).toMatchObject({ status: 'completed' });
+  });
+
+  it('a rejected identity promise is reported, not an unhandled rejection, and the run is still recorded', async () => {
+    const errors: Error[] = [];
+    const { dir, recorder } = installRecorder({
+      identity: Promise.reject(new Error('no ID token in the environment')),
+      onError: (e) => errors.push(e),
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    await new Runner().run(
+      new Agent({ name: 'A', model: new SpanEmittingScriptedModel([() => [say('hi')]]) }),
+      'x',
+    );
+    const { records } = await onlySession(dir, recorder);
+    expect(errors.map((e) => e.message)).toEqual(['no ID token in the environment']);
+    expect(records[0]!.identity.method).toBe('process');
+  });
+
+  it('record() refuses reserved names at the call, and the session keeps everything', async () => {
+    const { dir, recorder } = installRecorder();
+    await withTrace('notes', async (trace) => {
+      expect(() => recorder.record(trace.traceId, 'note', { type: 'comment' })).toThrow(/reserved/);
+      expect(() => recorder.record(trace.traceId, 'blob', {})).toThrow(TypeError);
+      recorder.record(trace.traceId, 'note', { text: 'kept' });
+      await new Runner().run(
+        new Agent({ name: 'A', model: new SpanEmittingScriptedModel([() => [say('hi')]]) }),
+        'x',
+      );
+    });
+    const { records, report } = await onlySession(dir, recorder);
+    expect(report.verdict).toBe('VALID');
+    expect(ofType(records, 'note')).toMatchObject([{ text: 'kept' }]);
   });
 });

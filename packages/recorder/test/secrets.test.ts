@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
-import { Agent, Runner, setTraceProcessors, tool } from '@openai/agents';
+import { Agent, Runner, setTraceProcessors, tool, withCustomSpan, withTrace } from '@openai/agents';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { installRecorder, readRecords, sessionFiles } from './helpers.js';
@@ -88,5 +88,39 @@ describe('secrets never reach disk', () => {
         `${kind} tag shared by both sessions`,
       ).toBe(true);
     }
+  });
+});
+
+describe('secrets in unusual places (review regressions)', () => {
+  it('Map and Set values, object keys, text bytes and secret-named argv values are redacted', async () => {
+    const { dir, recorder } = installRecorder();
+    const password = `pw-${alnum(20)}`;
+    process.argv.push('--password', password);
+    try {
+      await withTrace('odd-places', async () => {
+        await withCustomSpan(async () => {}, {
+          data: {
+            name: 'odd',
+            data: {
+              map: new Map([['k', openaiKey]]),
+              set: new Set([githubToken]),
+              byKey: { [awsKey]: 1 },
+              bytes: Buffer.from(`Authorization: Bearer ${jwt}`),
+            } as unknown as Record<string, unknown>,
+          },
+        });
+      });
+      await recorder.forceFlush();
+      await recorder.shutdown();
+    } finally {
+      process.argv.splice(-2, 2);
+    }
+    const [file] = sessionFiles(dir);
+    const plain = execFileSync('zstd', ['-dc', file!]).toString('latin1');
+    for (const secret of [openaiKey, githubToken, awsKey, jwt, password]) expect(plain).not.toContain(secret);
+    expect(plain).not.toContain(Buffer.from(`Authorization: Bearer ${jwt}`).toString('base64').slice(0, 30));
+    const records = await readRecords(file!);
+    expect(records[0]!.host.argv.at(-2)).toBe('--password');
+    expect(records[0]!.host.argv.at(-1)).toMatch(/^\[REDACTED:secret_field:[0-9a-f]{8}\]$/);
   });
 });

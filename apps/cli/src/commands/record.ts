@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, relative } from 'node:path';
 import { verifySession } from '@agent-replay/format';
 import { UserError } from '../errors.js';
@@ -24,7 +25,13 @@ function sessionsTouchedSince(sessionsDir: string, since: number): string[] {
     return [];
   }
   return names
-    .map((name) => ({ path: join(sessionsDir, name), mtime: statSync(join(sessionsDir, name)).mtimeMs }))
+    .flatMap((name) => {
+      try {
+        return [{ path: join(sessionsDir, name), mtime: statSync(join(sessionsDir, name)).mtimeMs }];
+      } catch {
+        return []; // removed meanwhile
+      }
+    })
     .filter((s) => s.mtime >= since)
     .sort((a, b) => a.mtime - b.mtime)
     .map((s) => s.path);
@@ -54,11 +61,11 @@ export async function recordCommand(
 
   const started = Date.now() - 1000; // mtime granularity
   const child = spawn(program, args, { stdio: 'inherit', env });
-  // The terminal sends Ctrl-C to the whole process group; forward what is sent to us alone.
-  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  const onInt = forward('SIGINT');
-  const onTerm = forward('SIGTERM');
-  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+  // Ctrl-C reaches the child directly (same process group): forwarding it would deliver it twice. We just
+  // outlive it. SIGTERM/SIGHUP are usually sent to us alone, so they are passed on.
+  const ignore = () => {};
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', ignore).on('SIGTERM', forward).on('SIGHUP', forward);
   const code = await new Promise<number>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) =>
       reject(
@@ -68,9 +75,9 @@ export async function recordCommand(
       ),
     );
     child.on('exit', (exitCode, signal) =>
-      resolve(exitCode ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2)),
+      resolve(exitCode ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
     );
-  }).finally(() => process.off('SIGINT', onInt).off('SIGTERM', onTerm));
+  }).finally(() => process.off('SIGINT', ignore).off('SIGTERM', forward).off('SIGHUP', forward));
 
   const sessions = sessionsTouchedSince(join(dir, 'sessions'), started);
   const style = styleFor(process.stderr);
