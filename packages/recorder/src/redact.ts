@@ -53,6 +53,9 @@ const TAG_G = /\[REDACTED:[A-Za-z0-9_.-]{1,64}:[0-9a-f]{8}\]/g;
 /** Strings this long are memoized: model inputs re-send the whole history, so the same big strings recur. */
 const CACHE_MIN_CHARS = 1024;
 const CACHE_MAX_CHARS = 32 * 1024 * 1024;
+/** Short strings are memoized by value, in a map cleared when it reaches SHORT_MEMO_ENTRIES. */
+const SHORT_MEMO_MAX_CHARS = 128;
+const SHORT_MEMO_ENTRIES = 50_000;
 
 // Secrets often sit right after an escaped newline in JSON text ("\nsk-..."), where a plain "not preceded by a
 // letter" boundary would miss them because of the "n". One nested negative lookbehind, not an alternation of
@@ -310,6 +313,7 @@ export class Redactor {
   readonly #hexMemo = new Map<string, string>();
   // Keyed by a sample of the text: the SDK hands over equal strings as new objects every turn (see BoundedStringCache).
   readonly #cache = new BoundedStringCache<CacheEntry>(CACHE_MAX_CHARS);
+  readonly #shortMemo = new Map<string, CacheEntry>();
 
   constructor(options: RedactorOptions) {
     if (!Buffer.isBuffer(options.key) || options.key.length < 16) {
@@ -363,11 +367,23 @@ export class Redactor {
   }
 
   redactString(text: string, counts?: RedactionCounts): string {
-    if (text.length < CACHE_MIN_CHARS) return this.#scan(text, counts).out;
-    let entry = this.#cache.get(text);
-    if (entry === undefined) {
-      entry = this.#scan(text, undefined);
-      this.#cache.set(text, entry);
+    let entry: CacheEntry | undefined;
+    if (text.length <= SHORT_MEMO_MAX_CHARS) {
+      // Roles, statuses, item types, key names and ids recur in every record: a Map lookup beats the prefilter.
+      entry = this.#shortMemo.get(text);
+      if (entry === undefined) {
+        entry = this.#scan(text, undefined);
+        if (this.#shortMemo.size >= SHORT_MEMO_ENTRIES) this.#shortMemo.clear();
+        this.#shortMemo.set(text, entry);
+      }
+    } else if (text.length < CACHE_MIN_CHARS) {
+      return this.#scan(text, counts).out;
+    } else {
+      entry = this.#cache.get(text);
+      if (entry === undefined) {
+        entry = this.#scan(text, undefined);
+        this.#cache.set(text, entry);
+      }
     }
     if (counts && entry.found)
       for (const [k, n] of Object.entries(entry.found)) counts[k] = (counts[k] ?? 0) + n;
