@@ -11,14 +11,18 @@ export interface HostInfo {
   cwd: string;
 }
 
+/** The operating-system user running this process, or 'unknown' (no passwd entry for the uid, in containers). */
+export function osUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Where a recording was made; argv goes through redaction like everything else (tokens are passed as flags). */
 export function hostInfo(): HostInfo {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry for the uid (containers).
-  }
+  const user = osUserName();
   return {
     hostname: hostname(),
     pid: process.pid,

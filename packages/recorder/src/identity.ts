@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -9,6 +8,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
+import { osUserName } from './host.js';
 
 export type IdentityKind = 'human' | 'service' | 'agent';
 export type IdentityMethod = 'oidc' | 'static' | 'env' | 'process';
@@ -200,11 +200,5 @@ export function identityFromEnv(env: NodeJS.ProcessEnv = process.env): Identity 
 
 /** Last resort: the operating-system user running the process. */
 export function processIdentity(): Identity {
-  let subject = 'unknown';
-  try {
-    subject = userInfo().username;
-  } catch {
-    // No passwd entry (some containers): keep "unknown".
-  }
-  return { subject, kind: 'human', verified: false, method: 'process' };
+  return { subject: osUserName(), kind: 'human', verified: false, method: 'process' };
 }

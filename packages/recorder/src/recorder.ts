@@ -214,7 +214,7 @@ export class SessionRecorder implements TracingProcessor {
   // ---- TracingProcessor hooks: synchronous, small, never throw ----
 
   onTraceStart(trace: Trace): Promise<void> {
-    try {
+    return this.guard(() => {
       const info: TraceInfo = {
         traceId: trace.traceId,
         name: trace.name,
@@ -226,76 +226,47 @@ export class SessionRecorder implements TracingProcessor {
       session.failedRun = false;
       session.interrupted = false;
       this.cancelClose(session);
-    } catch (error) {
-      this.report(error);
-    }
-    return RESOLVED;
+    });
   }
 
   onTraceEnd(trace: Trace): Promise<void> {
-    try {
+    return this.guard(() => {
       const session = this.sessions.get(trace.traceId);
-      if (session) {
-        session.traceOpen = false;
-        this.enqueue(session, 'trace.end', {
-          trace_id: trace.traceId,
-          metadata: snapshot(trace.metadata),
-        });
-        this.scheduleClose(session);
-      }
-    } catch (error) {
-      this.report(error);
-    }
-    return RESOLVED;
+      if (!session) return;
+      session.traceOpen = false;
+      this.enqueue(session, 'trace.end', { trace_id: trace.traceId, metadata: snapshot(trace.metadata) });
+      this.scheduleClose(session);
+    });
   }
 
   onSpanStart(span: AnySpan): Promise<void> {
-    try {
+    return this.guard(() => {
       const session = this.sessionFor(span.traceId);
       this.cancelClose(session);
-      if (span.spanData.type === 'task' && span.parentId === null) this.runStarted(session, span.traceId);
+      if (isRootTask(span)) this.runStarted(session, span.traceId);
       session.openSpans.add(span.spanId);
-      this.enqueue(session, 'span.start', {
-        span: {
-          id: span.spanId,
-          parent_id: span.parentId,
-          kind: span.spanData.type,
-          started_at: span.startedAt,
-          data: snapshot(span.spanData),
-        },
-      });
-    } catch (error) {
-      this.report(error);
-    }
-    return RESOLVED;
+      this.enqueue(session, 'span.start', { span: spanRecord(span, false) });
+    });
   }
 
   onSpanEnd(span: AnySpan): Promise<void> {
-    try {
+    return this.guard(() => {
       const session = this.sessionFor(span.traceId);
       session.openSpans.delete(span.spanId);
-      const error = span.error;
-      this.enqueue(
-        session,
-        'span.end',
-        {
-          span: {
-            id: span.spanId,
-            parent_id: span.parentId,
-            kind: span.spanData.type,
-            started_at: span.startedAt,
-            ended_at: span.endedAt,
-            error: error ? snapshot(error) : null,
-            data: snapshot(span.spanData),
-          },
-        },
-        error !== null,
-      );
-      if (span.spanData.type === 'task' && span.parentId === null && error) {
+      const failed = span.error !== null;
+      this.enqueue(session, 'span.end', { span: spanRecord(span, true) }, failed);
+      if (failed && isRootTask(span)) {
         session.failedRun = true;
         session.lastAgentError = true;
       }
       this.scheduleClose(session);
+    });
+  }
+
+  /** Runs a hook's work: nothing may reach the SDK, which would stop delivering to later processors. */
+  private guard(work: () => void): Promise<void> {
+    try {
+      work();
     } catch (error) {
       this.report(error);
     }
@@ -697,6 +668,24 @@ export class SessionRecorder implements TracingProcessor {
       // A throwing error callback must not reach the agent either.
     }
   }
+}
+
+const isRootTask = (span: AnySpan): boolean => span.spanData.type === 'task' && span.parentId === null;
+
+/** The `span` field of span.start / span.end: a synchronous snapshot, since the SDK keeps mutating span data. */
+function spanRecord(span: AnySpan, ended: boolean): Obj {
+  const record: Obj = {
+    id: span.spanId,
+    parent_id: span.parentId,
+    kind: span.spanData.type,
+    started_at: span.startedAt,
+  };
+  if (ended) {
+    record.ended_at = span.endedAt;
+    record.error = span.error ? snapshot(span.error) : null;
+  }
+  record.data = snapshot(span.spanData);
+  return record;
 }
 
 function guardrailDecision(
