@@ -25,7 +25,8 @@ try {
     // commander already printed its message (or help/version output, which exit 0)
     process.exitCode = error.exitCode;
   } else if (error instanceof UserError) {
-    process.stderr.write(`agent-replay: ${sanitize(error.message)}\n`);
+    // Some user errors list choices (an ambiguous session prefix) one per line.
+    process.stderr.write(`agent-replay: ${sanitize(error.message, { keepNewlines: true })}\n`);
     process.exitCode = error.exitCode;
   } else {
     process.stderr.write(

@@ -1,7 +1,15 @@
 import { resolve } from 'node:path';
+import { toTimestamp } from '@agent-replay/format';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { catCommand } from './commands/cat.js';
+import { registerCompletionCommand } from './commands/completion.js';
+import { indexCommand } from './commands/index.js';
+import { registerKeysCommand } from './commands/keys.js';
+import { lsCommand } from './commands/ls.js';
 import { recordCommand } from './commands/record.js';
+import { searchCommand } from './commands/search.js';
+import { showCommand } from './commands/show.js';
+import { STATS_DIMENSIONS, statsCommand } from './commands/stats.js';
 import { verifyCommand } from './commands/verify.js';
 import { VERSION } from './version.js';
 
@@ -14,6 +22,30 @@ function positiveInt(value: string): number {
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').filter(Boolean)];
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A point in time: an ISO date/time, or a span back from now ("30m", "24h", "7d", "2w"). */
+export function timeArgument(value: string): string {
+  const now = Date.now();
+  const relative = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(value.trim());
+  const ts = relative
+    ? toTimestamp(now - Number(relative[1]) * (UNIT_MS[relative[2] as string] as number))
+    : toTimestamp(value.trim());
+  if (!ts)
+    throw new InvalidArgumentError(
+      'expected an ISO time (2026-11-21, 2026-11-21T09:00Z) or a span like 24h, 7d',
+    );
+  return ts;
+}
+
+const sinceOption = () =>
+  new Option(
+    '--since <time>',
+    'from this time: ISO (2026-11-21T09:00Z) or back from now (30m, 24h, 7d)',
+  ).argParser(timeArgument);
+const untilOption = () =>
+  new Option('--until <time>', 'up to this time (same forms as --since)').argParser(timeArgument);
 
 /**
  * The whole command tree. Each action stores its exit code in `result.exitCode`; main.ts owns process exit so
@@ -31,25 +63,54 @@ export function createProgram(result: { exitCode: number }): Command {
       'agent-replay directory (sessions in <dir>/sessions); default $AGENT_REPLAY_DIR or ./.agent-replay',
     );
   const dir = (): string => resolve(program.opts().dir ?? (process.env.AGENT_REPLAY_DIR || '.agent-replay'));
+  const sessionArgument = '<session>';
+  const sessionHelp = 'a session file, session id, unique id prefix, or latest';
 
   program
-    .command('verify')
-    .description('verify session files: VALID (exit 0), TAMPERED/UNREADABLE (exit 1), UNSEALED/TORN (exit 3)')
-    .argument('<files...>', 'session files (.arec)')
-    .option('--json', 'machine-readable report')
-    .option('--key <public.pem>', 'trusted Ed25519 public key: every checkpoint must be signed by it')
-    .option(
-      '--thorough',
-      'also parse every record and check its envelope (slower; hashes already cover every byte)',
+    .command('ls')
+    .description(
+      'list sessions, newest first: time, workflow, identity, status, calls, tokens, denials, verdict',
     )
-    .action(async (files: string[], options) => {
-      result.exitCode = await verifyCommand(files, options);
+    .addOption(sinceOption())
+    .addOption(untilOption())
+    .option('--identity <subject>', 'run by (or approved by) this identity; * is a wildcard')
+    .option('--workflow <name>', 'this workflow; * is a wildcard')
+    .option('--tool <name>', 'that called this tool; * is a wildcard')
+    .option('--model <name>', 'that called this model; * is a wildcard')
+    .addOption(
+      new Option(
+        '--status <status>',
+        'completed, error, interrupted, aborted, recording, incomplete (comma-separated)',
+      ).argParser(collect),
+    )
+    .option('--denied', 'only sessions with a denied call')
+    .addOption(
+      new Option('--verdict <verdict>', 'VALID, UNSEALED, TORN, TAMPERED, UNREADABLE').argParser(collect),
+    )
+    .addOption(new Option('--limit <n>', 'at most n sessions').argParser(positiveInt))
+    .option('--json', 'a JSON array of session summaries')
+    .action(async (options) => {
+      result.exitCode = await lsCommand(dir(), options);
+    });
+
+  program
+    .command('show')
+    .description(
+      'one-screen summary of a session: who, when, status, verdict, calls, tokens, denials and errors',
+    )
+    .argument(sessionArgument, sessionHelp)
+    .addOption(
+      new Option('--events <n>', 'list at most n notable events (default 20)').argParser(positiveInt),
+    )
+    .option('--json', 'the summary and events as JSON')
+    .action(async (ref: string, options) => {
+      result.exitCode = await showCommand(dir(), ref, options);
     });
 
   program
     .command('cat')
     .description('print the records of a session (NDJSON with --json)')
-    .argument('<file>', 'session file (.arec)')
+    .argument(sessionArgument, sessionHelp)
     .option('--json', 'one canonical JSON record per line, exactly as stored')
     .option('--resolve', 'expand deduplicated blob references')
     .addOption(
@@ -59,8 +120,79 @@ export function createProgram(result: { exitCode: number }): Command {
     )
     .addOption(new Option('--from <seq>', 'first seq').argParser(positiveInt))
     .addOption(new Option('--to <seq>', 'last seq').argParser(positiveInt))
-    .action(async (file: string, options) => {
-      result.exitCode = await catCommand(file, options);
+    .action(async (ref: string, options) => {
+      result.exitCode = await catCommand(dir(), ref, options);
+    });
+
+  program
+    .command('search')
+    .description(
+      'full-text search across sessions: tool names, arguments and outputs, messages, policy reasons',
+    )
+    .argument('<query>', 'words that must all occur (word* matches a prefix); --fts for SQLite FTS5 syntax')
+    .option('--session <session>', `only in this session (${sessionHelp})`)
+    .addOption(
+      new Option(
+        '--kind <kinds>',
+        'tool, message, policy, session, identity, handoff, guardrail, custom, error',
+      ).argParser(collect),
+    )
+    .addOption(sinceOption())
+    .addOption(untilOption())
+    .addOption(new Option('--limit <n>', 'at most n hits (default 20)').argParser(positiveInt))
+    .addOption(
+      new Option('--order <order>', 'rank (best match first) or time (newest first)').choices([
+        'rank',
+        'time',
+      ]),
+    )
+    .option('--fts', 'the query is an FTS5 expression (AND, OR, NOT, NEAR, "phrases", column:term)')
+    .option('--json', 'a JSON array of hits')
+    .action(async (query: string, options) => {
+      result.exitCode = await searchCommand(dir(), query, options);
+    });
+
+  program
+    .command('verify')
+    .description('verify session files: VALID (exit 0), TAMPERED/UNREADABLE (exit 1), UNSEALED/TORN (exit 3)')
+    .argument('[sessions...]', 'session files, ids, prefixes, latest, or directories; default: every session')
+    .option('--json', 'machine-readable report')
+    .option('--key <public.pem>', 'trusted Ed25519 public key: every checkpoint must be signed by it')
+    .option(
+      '--thorough',
+      'also parse every record and check its envelope (slower; hashes already cover every byte)',
+    )
+    .action(async (refs: string[], options) => {
+      result.exitCode = await verifyCommand(dir(), refs, options);
+    });
+
+  program
+    .command('stats')
+    .description('tokens, calls, denials and errors by workflow, identity, model and tool, over a time range')
+    .addOption(sinceOption())
+    .addOption(untilOption())
+    .addOption(
+      new Option(
+        '--by <dimensions>',
+        `only these tables: ${STATS_DIMENSIONS.join(', ')} (comma-separated)`,
+      ).argParser(collect),
+    )
+    .addOption(new Option('--top <n>', 'rows per table (default 10)').argParser(positiveInt))
+    .option('--json', 'every figure as JSON')
+    .action(async (options) => {
+      for (const by of options.by ?? [])
+        if (!(STATS_DIMENSIONS as readonly string[]).includes(by))
+          program.error(`error: --by ${by}: expected ${STATS_DIMENSIONS.join(', ')}`);
+      result.exitCode = await statsCommand(dir(), options);
+    });
+
+  program
+    .command('index')
+    .description('bring the session catalog (<dir>/catalog.sqlite) up to date; other commands do this too')
+    .option('--rebuild', 'forget the catalog and index every session from its first record')
+    .option('--json', 'what was indexed, as JSON')
+    .action(async (options) => {
+      result.exitCode = await indexCommand(dir(), options);
     });
 
   program
@@ -73,8 +205,14 @@ export function createProgram(result: { exitCode: number }): Command {
       '--identity <subject|json>',
       'who runs the agent (recorded unverified), e.g. svc-ci or {"subject":…}',
     )
-    .option('--identity-kind <kind>', 'human, service or agent')
-    .option('--redaction <profile>', 'secrets (default), strict (adds PII) or off')
+    .addOption(new Option('--identity-kind <kind>', 'who that is').choices(['human', 'service', 'agent']))
+    .addOption(
+      new Option('--redaction <profile>', 'secrets (default), strict (adds PII) or off').choices([
+        'secrets',
+        'strict',
+        'off',
+      ]),
+    )
     .option('--sign <private.pem>', 'Ed25519 private key that signs checkpoints')
     .option('--exclusive', 'record only: replace the SDK trace processors (no export to OpenAI)')
     .passThroughOptions()
@@ -82,5 +220,8 @@ export function createProgram(result: { exitCode: number }): Command {
       result.exitCode = await recordCommand(dir(), command, options);
     });
 
+  registerKeysCommand(program);
+  // Last: the completion scripts are generated from every command registered before it.
+  registerCompletionCommand(program);
   return program;
 }

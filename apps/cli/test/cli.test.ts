@@ -74,7 +74,6 @@ describe('agent-replay verify', () => {
 
   it.each([
     ['nonexistent path', () => join(dir, 'nope.arec'), /no such file/],
-    ['directory', () => dir, /directory/],
     ['JSON file', () => writeTemp('x.json', '{"a":1}'), /JSON text file/],
     ['empty file', () => writeTemp('empty.arec', ''), /empty file/],
     [

@@ -9,6 +9,7 @@ export {
 export { type Codec, CodecError, type CodecName, getCodec, nativeZstdAvailable } from './codec.js';
 export * from './constants.js';
 export { SessionFileError, SessionLockedError } from './errors.js';
+export { lockHolder } from './lock.js';
 export {
   dssePae,
   generateSigningKey,

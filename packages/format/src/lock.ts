@@ -182,3 +182,20 @@ export class FileLock {
       ignoreMissing(() => unlinkSync(this.lockPath));
   }
 }
+
+/** Who holds a session file's writer lock, if anyone; `alive` is false for a dead owner on this host (a crash). */
+export function lockHolder(
+  file: string,
+): { pid: number; host: string; since: string; alive: boolean } | undefined {
+  let text: string | undefined;
+  try {
+    text = readText(`${file}.lock`);
+  } catch {
+    return undefined; // a lock we may not read: we cannot tell
+  }
+  if (text === undefined) return undefined;
+  const owner = parseLock(text);
+  if (!owner) return { pid: 0, host: '', since: '', alive: true };
+  const { pid, host, since } = owner;
+  return { pid, host, since, alive: host !== hostname() || processAlive(pid) };
+}

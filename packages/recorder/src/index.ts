@@ -1,3 +1,4 @@
+export { modelCallUsage, type SessionTotalsJSON, type TokenUsage } from '@agent-replay/analysis';
 export {
   type ApprovableState,
   type ApprovalDecisionOptions,
@@ -42,5 +43,4 @@ export {
   Redactor,
 } from './redact.js';
 export { snapshot } from './snapshot.js';
-export { modelCallUsage, type SessionTotalsJSON, type TokenUsage } from './totals.js';
 export { RECORDER_NAME, RECORDER_VERSION } from './version.js';

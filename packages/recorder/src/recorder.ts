@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SessionTotals } from '@agent-replay/analysis';
 import {
   type Durability,
   SessionLockedError,
@@ -19,7 +20,6 @@ import {
   Redactor,
 } from './redact.js';
 import { snapshot } from './snapshot.js';
-import { SessionTotals } from './totals.js';
 import { agentsSdkVersions, RECORDER_NAME, RECORDER_VERSION } from './version.js';
 
 /** Name of the custom span the policy package emits for each decision; recorded as `policy.decision`. */

@@ -1,4 +1,5 @@
 import { canonicalize, SessionFileError, type SessionReader, type SessionRecord } from '@agent-replay/format';
+import { resolveSessionPath } from '../catalog-access.js';
 import { UserError } from '../errors.js';
 import { openSession } from '../open-session.js';
 import { escapeForTerminal, outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
@@ -20,7 +21,8 @@ function humanLine(record: SessionRecord): string {
   );
 }
 
-export async function catCommand(file: string, options: CatCommandOptions): Promise<number> {
+export async function catCommand(dir: string, ref: string, options: CatCommandOptions): Promise<number> {
+  const file = await resolveSessionPath(ref, dir);
   const reader: SessionReader = await openSession(file);
   const out = process.stdout;
   const style = styleFor(process.stderr);

@@ -1,7 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sessionFilesUnder } from '@agent-replay/catalog';
 import { loadPublicKey, type Verdict, type VerifyReport, verifySession } from '@agent-replay/format';
+import { looksLikePath, resolveSessionPath } from '../catalog-access.js';
 import { UserError } from '../errors.js';
+import { createProgress } from '../progress.js';
 import { sanitize, styleFor, terminalSafeJson } from '../terminal.js';
 
 export interface VerifyCommandOptions {
@@ -34,32 +38,75 @@ function readKey(path: string): KeyObject {
   }
 }
 
-export async function verifyCommand(files: string[], options: VerifyCommandOptions): Promise<number> {
+/** Files to verify: each argument is a file, a directory (its sessions) or a session id; none means every session. */
+async function filesToVerify(dir: string, refs: string[]): Promise<string[]> {
+  // An agent-replay dir keeps its sessions under sessions/; any other folder is searched as it is.
+  const sessionsOf = (folder: string): string[] => {
+    const root = existsSync(join(folder, 'sessions')) ? join(folder, 'sessions') : folder;
+    return sessionFilesUnder(root).map((name) => join(root, name));
+  };
+  if (refs.length === 0) {
+    const all = sessionsOf(dir);
+    if (all.length === 0) throw new UserError(`no session files in ${join(dir, 'sessions')}`);
+    return all;
+  }
+  const files: string[] = [];
+  for (const ref of refs) {
+    if (existsSync(ref) && statSync(ref).isDirectory()) {
+      const inside = sessionsOf(ref);
+      if (inside.length === 0) throw new UserError(`${ref}: no session files in this directory`);
+      files.push(...inside);
+    } else if (existsSync(ref) || looksLikePath(ref)) {
+      files.push(ref); // a missing file is reported UNREADABLE among the others, not an abort of them all
+    } else files.push(await resolveSessionPath(ref, dir));
+  }
+  return files;
+}
+
+/** Many files get a progress bar and a list of the failures; a few get a verdict line each. */
+const FEW_FILES = 10;
+
+export async function verifyCommand(
+  dir: string,
+  refs: string[],
+  options: VerifyCommandOptions,
+): Promise<number> {
   const publicKey = options.key ? readKey(options.key) : undefined;
+  const files = await filesToVerify(dir, refs);
   const reports: VerifyReport[] = [];
   const out = process.stdout;
   const style = styleFor(out);
-  for (const file of files) {
-    const report = await verifySession(file, {
-      thorough: options.thorough === true,
-      ...(publicKey ? { publicKey } : {}),
-    });
-    reports.push(report);
-    if (!options.json) {
-      const colour =
-        report.verdict === 'VALID' ? style.green : SEVERITY[report.verdict] === 1 ? style.yellow : style.red;
-      out.write(
-        `${colour(report.verdict.padEnd(10))} ${sanitize(file)}\n           ${sanitize(report.summary)}\n`,
-      );
+  const few = files.length <= FEW_FILES && !options.json;
+  const printReport = (report: VerifyReport) => {
+    const colour =
+      report.verdict === 'VALID' ? style.green : SEVERITY[report.verdict] === 1 ? style.yellow : style.red;
+    out.write(
+      `${colour(report.verdict.padEnd(10))} ${sanitize(report.file)}\n           ${sanitize(report.summary)}\n`,
+    );
+  };
+  const progress = few ? undefined : createProgress('verifying', files.length);
+  try {
+    for (const file of files) {
+      progress?.tick(0, file);
+      const report = await verifySession(file, {
+        thorough: options.thorough === true,
+        ...(publicKey ? { publicKey } : {}),
+      });
+      reports.push(report);
+      progress?.tick(1);
+      if (few) printReport(report);
     }
+  } finally {
+    progress?.done();
   }
   const valid = reports.filter((r) => r.verdict === 'VALID').length;
   const exitCode = combinedExitCode(reports);
   if (options.json) {
     out.write(`${terminalSafeJson({ total: reports.length, valid, exit_code: exitCode, files: reports })}\n`);
-  } else {
-    const line = `${valid}/${reports.length} session${reports.length === 1 ? '' : 's'} valid`;
-    out.write(`${exitCode === 0 ? style.green(line) : style.bold(line)}\n`);
+    return exitCode;
   }
+  if (!few) for (const report of reports) if (report.verdict !== 'VALID') printReport(report);
+  const line = `${valid}/${reports.length} session${reports.length === 1 ? '' : 's'} valid`;
+  out.write(`${exitCode === 0 ? style.green(line) : style.bold(line)}\n`);
   return exitCode;
 }

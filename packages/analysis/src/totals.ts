@@ -1,7 +1,7 @@
 /**
  * Running totals of a session, written in `session.end`. They are derived from the records as they are written
- * (after redaction), so a reader can always recompute them; a resumed session continues from the totals of the
- * previous `session.end` so the last one in a file covers the whole session.
+ * (after redaction), so a reader can always recompute them (`add` folds stored records); a resumed session continues
+ * from the totals of the previous `session.end` so the last one in a file covers the whole session.
  */
 
 export interface TokenUsage {
@@ -150,6 +150,20 @@ export class SessionTotals {
     this.counts.policy_decisions++;
     if (decision === 'deny' || decision === 'rejected') this.counts.denials++;
     if (decision === 'require_approval') this.counts.approvals_requested++;
+  }
+
+  /**
+   * Folds one stored record, exactly as the recorder counted it when writing: a reader that adds every record of a
+   * session gets the counts of its `session.end` (except redactions and dropped records, which only the writer saw).
+   */
+  add(record: { type: string } & Obj): void {
+    if (record.type === 'trace.start') this.traceStarted();
+    else if (record.type === 'policy.decision') this.policyDecision(record.decision);
+    else if (record.type === 'span.end') {
+      const span = asObj(record.span);
+      if (!span) return;
+      this.spanEnded(String(span.kind), asObj(span.data) ?? {}, span.error != null);
+    }
   }
 
   toJSON(): SessionTotalsJSON {

@@ -1,0 +1,89 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { AmbiguousSessionError, Catalog, type SessionSummary, type SyncReport } from '@agent-replay/catalog';
+import { UserError } from './errors.js';
+import { createProgress } from './progress.js';
+import { sanitize, styleFor } from './terminal.js';
+
+function warn(message: string): void {
+  process.stderr.write(`${styleFor(process.stderr).yellow('warning')}: ${sanitize(message)}\n`);
+}
+
+/** Opens the catalog of an agent-replay dir; problems it repairs itself (a damaged catalog) are warnings. */
+export function openCatalog(dir: string): Catalog {
+  try {
+    return Catalog.open(dir, { onWarning: warn });
+  } catch (error) {
+    throw new UserError(`cannot open the catalog in ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/** Brings the catalog up to date with the session files, with a progress bar when that takes a while. */
+export async function syncCatalog(
+  catalog: Catalog,
+  options: { rebuild?: boolean } = {},
+): Promise<SyncReport> {
+  const progress = createProgress('indexing', 0);
+  let shown = 0;
+  try {
+    const report = await catalog.sync({
+      ...options,
+      onProgress: ({ done, total, file }) => {
+        progress.setTotal(total);
+        progress.tick(done - shown, file);
+        shown = done;
+      },
+    });
+    progress.done();
+    for (const failure of report.failures) warn(`${failure.path}: not indexed: ${failure.message}`);
+    return report;
+  } finally {
+    progress.done();
+  }
+}
+
+/** An open, up-to-date catalog for the duration of `use`. */
+export async function withCatalog<T>(dir: string, use: (catalog: Catalog) => Promise<T> | T): Promise<T> {
+  const catalog = openCatalog(dir);
+  try {
+    await syncCatalog(catalog);
+    return await use(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Whether a `<session>` argument names a file (rather than an id). */
+export function looksLikePath(ref: string): boolean {
+  return ref.includes(sep) || ref.includes('/') || ref.endsWith('.arec');
+}
+
+function candidateLine(summary: SessionSummary): string {
+  return `  ${summary.session_id ?? '?'}  ${summary.started_at ?? ''}  ${summary.workflow ?? ''}  ${summary.path}`;
+}
+
+/**
+ * A `<session>` argument: a file path, a session id, a unique id prefix, or `latest`. Returns the file path;
+ * an ambiguous prefix is an error listing the candidates.
+ */
+export async function resolveSessionPath(ref: string, dir: string): Promise<string> {
+  if (existsSync(ref) && statSync(ref).isFile()) return resolve(ref);
+  if (looksLikePath(ref)) throw new UserError(`${ref}: no such file`);
+  return withCatalog(dir, (catalog) => {
+    let found: SessionSummary | undefined;
+    try {
+      found = catalog.find(ref);
+    } catch (error) {
+      if (!(error instanceof AmbiguousSessionError)) throw error;
+      const list = error.candidates.map(candidateLine).join('\n');
+      throw new UserError(`"${ref}" matches ${error.candidates.length} sessions; say which:\n${list}`);
+    }
+    if (found) return found.path;
+    const where = resolve(dir, 'sessions');
+    throw new UserError(
+      ref === 'latest'
+        ? `no sessions in ${where}`
+        : `no session "${ref}" in ${where} (\`agent-replay ls\` lists them; a file path works too)`,
+    );
+  });
+}

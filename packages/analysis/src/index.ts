@@ -1,0 +1,6 @@
+export {
+  modelCallUsage,
+  SessionTotals,
+  type SessionTotalsJSON,
+  type TokenUsage,
+} from './totals.js';

@@ -1,0 +1,910 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, type Stats, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import {
+  lockHolder,
+  SessionFileError,
+  SessionReader,
+  toTimestamp,
+  verifySession,
+} from '@agent-replay/format';
+import Database from 'better-sqlite3';
+import { resolvedRecords } from './blobs.js';
+import { SCHEMA, SCHEMA_VERSION, SEQ_BITS } from './schema.js';
+import { emptyFoldState, type FoldState, type SearchDoc, SessionFold } from './session-fold.js';
+import { type SessionSummary, summarize, type VerdictInfo } from './summary.js';
+
+type Db = Database.Database;
+
+export interface CatalogOptions {
+  /** Told when a corrupted or outdated catalog is set aside and rebuilt. */
+  onWarning?: (message: string) => void;
+  /** How long to wait for another process holding the database (ms). Default 30 s. */
+  busyTimeoutMs?: number;
+}
+
+export interface SyncProgress {
+  /** Files looked at so far, of `total`. */
+  done: number;
+  total: number;
+  /** The file being indexed now (relative to the sessions dir). */
+  file: string;
+}
+
+export interface SyncOptions {
+  onProgress?: (progress: SyncProgress) => void;
+  /** Forget everything and index every file from its first record. */
+  rebuild?: boolean;
+}
+
+export interface SyncReport {
+  files: number;
+  /** Files indexed (new or grown); records and search documents added. */
+  indexed: number;
+  records: number;
+  documents: number;
+  /** Files unchanged since the last index. */
+  unchanged: number;
+  /** Files another process was indexing at the same moment (it finished them). */
+  concurrent: number;
+  removed: number;
+  failures: { path: string; message: string }[];
+}
+
+export interface ListFilter {
+  /** Sessions with any record at or after / at or before this time (ISO, Date or epoch ms). */
+  since?: string | Date | number;
+  until?: string | Date | number;
+  /** Identity subject, email or name of the principal or an approver (`*` wildcards). */
+  identity?: string;
+  workflow?: string;
+  tool?: string;
+  model?: string;
+  status?: string[];
+  /** Only sessions with at least one denial. */
+  denied?: boolean;
+  verdict?: string[];
+  limit?: number;
+}
+
+export interface SearchOptions {
+  limit?: number;
+  /** Restrict to one session (its path). */
+  sessionPath?: string;
+  kind?: string[];
+  since?: string | Date | number;
+  until?: string | Date | number;
+  /** Pass the query to SQLite FTS5 as written (operators, column filters) instead of as plain words. */
+  raw?: boolean;
+  /** Newest first instead of best match first. */
+  order?: 'rank' | 'time';
+}
+
+export interface SearchHit {
+  path: string;
+  session_id: string | null;
+  workflow: string | null;
+  seq: number;
+  ts: string;
+  /** What matched: tool, message, policy, session, identity, handoff, guardrail, custom, error, … */
+  kind: string;
+  /** Tool, model, agent or guardrail name, when the record has one. */
+  name: string;
+  /** A short excerpt; `highlights` are [start, end) character ranges of the matched terms in it. */
+  snippet: string;
+  highlights: [number, number][];
+}
+
+export interface StatsOptions {
+  since?: string | Date | number;
+  until?: string | Date | number;
+}
+
+export interface StatsRow {
+  key: string;
+  sessions: number;
+  model_calls: number;
+  tool_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  denials: number;
+  errors: number;
+}
+
+export interface ModelStatsRow {
+  model: string;
+  sessions: number;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
+
+export interface ToolStatsRow {
+  tool: string;
+  sessions: number;
+  calls: number;
+  errors: number;
+  denials: number;
+}
+
+export interface CatalogStats {
+  since: string | null;
+  until: string | null;
+  total: Omit<StatsRow, 'key'> & { records: number };
+  by_workflow: StatsRow[];
+  by_identity: StatsRow[];
+  by_model: ModelStatsRow[];
+  by_tool: ToolStatsRow[];
+}
+
+/** A `<session>` argument that matched several sessions. */
+export class AmbiguousSessionError extends Error {
+  constructor(
+    readonly ref: string,
+    readonly candidates: SessionSummary[],
+  ) {
+    super(`"${ref}" matches ${candidates.length} sessions`);
+    this.name = 'AmbiguousSessionError';
+  }
+}
+
+/** Records per transaction: big enough to amortize commits, small enough that other processes get their turn. */
+const BATCH_RECORDS = 4000;
+
+const SQLITE_DAMAGE = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB']);
+
+function isDamage(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && SQLITE_DAMAGE.has(code);
+}
+
+/** Plain words as FTS5 phrases (each must occur; `word*` is a prefix); punctuation cannot be a syntax error. */
+export function ftsQuery(input: string): string {
+  const terms = input
+    .split(/\s+/)
+    .map((term) => term.replaceAll('"', ''))
+    .filter(Boolean);
+  return terms
+    .map((term) => (term.length > 1 && term.endsWith('*') ? `"${term.slice(0, -1)}"*` : `"${term}"`))
+    .join(' ');
+}
+
+function timeBound(value: string | Date | number | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const ts = toTimestamp(value);
+  if (!ts) throw new RangeError(`${what}: not a time: ${String(value)}`);
+  return ts;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** `*` is the only wildcard users type; SQL's own are taken literally. */
+function globToLike(pattern: string): string {
+  return escapeLike(pattern).replaceAll('*', '%');
+}
+
+function textHash(text: string): bigint {
+  return createHash('sha256').update(text).digest().readBigInt64BE(0);
+}
+
+interface SessionRow {
+  id: number;
+  path: string;
+  session_id: string | null;
+  status: string;
+  file_size: number;
+  file_mtime_ms: number;
+  indexed_seq: number;
+  fold_json: string | null;
+  summary_json: string | null;
+}
+
+/**
+ * The session catalog: a SQLite database beside the sessions (`<dir>/catalog.sqlite`) that indexes every session file
+ * under `<dir>/sessions`. The files stay the source of truth: the catalog is brought up to date from them on every
+ * `sync()` (cheap when nothing changed: one stat per file), and rebuilt when it is missing, outdated or damaged.
+ */
+export class Catalog {
+  readonly dir: string;
+  readonly sessionsDir: string;
+  readonly path: string;
+  private db: Db;
+  private readonly options: CatalogOptions;
+
+  private constructor(dir: string, db: Db, options: CatalogOptions) {
+    this.dir = dir;
+    this.sessionsDir = join(dir, 'sessions');
+    this.path = join(dir, 'catalog.sqlite');
+    this.db = db;
+    this.options = options;
+  }
+
+  /** Opens (creating when needed) the catalog of an agent-replay directory. */
+  static open(dir: string, options: CatalogOptions = {}): Catalog {
+    const root = resolve(dir);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const db = Catalog.openDatabase(join(root, 'catalog.sqlite'), options);
+    return new Catalog(root, db, options);
+  }
+
+  private static openDatabase(path: string, options: CatalogOptions): Db {
+    try {
+      return Catalog.connect(path, options);
+    } catch (error) {
+      if (!isDamage(error) && !(error instanceof OutdatedCatalog)) throw error;
+      Catalog.setAside(path, error, options);
+      return Catalog.connect(path, options);
+    }
+  }
+
+  private static connect(path: string, options: CatalogOptions): Db {
+    const db = new Database(path, { timeout: options.busyTimeoutMs ?? 30_000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
+      if (version === undefined) {
+        db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(
+          String(SCHEMA_VERSION),
+        );
+      } else if (version.value !== String(SCHEMA_VERSION)) {
+        throw new OutdatedCatalog(version.value);
+      }
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** Moves a damaged or outdated catalog (and its WAL) aside, so a new one is built from the files. */
+  private static setAside(path: string, why: unknown, options: CatalogOptions): void {
+    const aside = `${path}.broken-${Date.now()}-${process.pid}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      try {
+        renameSync(`${path}${suffix}`, `${aside}${suffix}`);
+      } catch {
+        // absent, or another process already moved it
+      }
+    }
+    options.onWarning?.(
+      `${path}: ${why instanceof OutdatedCatalog ? why.message : `damaged (${(why as Error).message})`}; ` +
+        `rebuilding it from the session files (the old one is kept as ${aside})`,
+    );
+  }
+
+  /** Runs a catalog operation; a catalog found damaged midway is rebuilt once and the operation retried. */
+  private async withRecovery<T>(operation: () => Promise<T> | T): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isDamage(error)) throw error;
+      this.db.close();
+      Catalog.setAside(this.path, error, this.options);
+      this.db = Catalog.connect(this.path, this.options);
+      await this.indexAll({});
+      return operation();
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Session files under the sessions dir, relative paths, sorted. */
+  sessionFiles(): string[] {
+    return sessionFilesUnder(this.sessionsDir);
+  }
+
+  /** Brings the catalog up to date with the files: new and grown files are indexed, vanished ones forgotten. */
+  sync(options: SyncOptions = {}): Promise<SyncReport> {
+    return this.withRecovery(() => this.indexAll(options));
+  }
+
+  private async indexAll(options: SyncOptions): Promise<SyncReport> {
+    if (options.rebuild) this.clear();
+    const files = this.sessionFiles();
+    const report: SyncReport = {
+      files: files.length,
+      indexed: 0,
+      records: 0,
+      documents: 0,
+      unchanged: 0,
+      concurrent: 0,
+      removed: 0,
+      failures: [],
+    };
+    const rows = new Map(
+      this.db
+        .prepare<[], SessionRow>('SELECT * FROM sessions')
+        .all()
+        .map((row) => [row.path, row]),
+    );
+    for (const [i, name] of files.entries()) {
+      options.onProgress?.({ done: i, total: files.length, file: name });
+      const path = join(this.sessionsDir, name);
+      rows.delete(path);
+      await this.indexFileInto(path, report);
+    }
+    options.onProgress?.({ done: files.length, total: files.length, file: '' });
+    // Files that are gone (deleted or moved away) leave the catalog.
+    for (const row of rows.values()) {
+      if (existsSync(row.path)) continue;
+      this.forget(row.id);
+      report.removed++;
+    }
+    return report;
+  }
+
+  private async indexFileInto(path: string, report: SyncReport): Promise<void> {
+    let stat: Stats;
+    try {
+      stat = statSync(path);
+    } catch {
+      return; // vanished between readdir and stat
+    }
+    try {
+      const outcome = await this.indexFile(path, stat);
+      if (outcome === 'unchanged') report.unchanged++;
+      else if (outcome === 'concurrent') report.concurrent++;
+      else {
+        report.indexed++;
+        report.records += outcome.records;
+        report.documents += outcome.documents;
+      }
+    } catch (error) {
+      if (isDamage(error)) throw error;
+      report.failures.push({ path, message: (error as Error).message });
+    }
+  }
+
+  private rowFor(path: string): SessionRow | undefined {
+    return this.db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE path = ?').get(path);
+  }
+
+  /**
+   * Indexes one file from where the catalog left off. Each batch commits only if the session's indexed seq is still
+   * what this process started from: when two processes index the same file, one wins and the other stops.
+   */
+  private async indexFile(
+    path: string,
+    stat: Stats,
+  ): Promise<'unchanged' | 'concurrent' | { records: number; documents: number }> {
+    let row = this.rowFor(path);
+    if (row && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs) {
+      this.refreshLiveness(row);
+      return 'unchanged';
+    }
+    if (!row) {
+      this.db.prepare('INSERT OR IGNORE INTO sessions (path) VALUES (?)').run(path);
+      row = this.rowFor(path);
+      if (!row) return 'concurrent';
+    }
+    const id = row.id;
+    let reader: SessionReader;
+    try {
+      reader = await SessionReader.open(path);
+    } catch (error) {
+      if (!(error instanceof SessionFileError)) throw error;
+      // Not a session (or its header is gone): listed as unreadable, with the reason.
+      const verdict = await verdictOf(path);
+      return this.commit(id, row.indexed_seq, () => {
+        this.clearDocs(id);
+        this.writeSummary(id, emptyFoldState(), verdict, stat, 0);
+      })
+        ? { records: 0, documents: 0 }
+        : 'concurrent';
+    }
+    try {
+      const previous = row.fold_json ? (JSON.parse(row.fold_json) as FoldState) : undefined;
+      // A file that shrank or now belongs to another session was replaced: index it from the start.
+      const restart =
+        !previous ||
+        stat.size < row.file_size ||
+        (previous.session_id !== null && previous.session_id !== reader.header.session_id) ||
+        reader.recordCount < row.indexed_seq;
+      return await this.indexRecords(id, path, reader, stat, restart ? undefined : previous, row.indexed_seq);
+    } finally {
+      reader.close();
+    }
+  }
+
+  private async indexRecords(
+    id: number,
+    path: string,
+    reader: SessionReader,
+    stat: Stats,
+    previous: FoldState | undefined,
+    expectedSeq: number,
+  ): Promise<'concurrent' | { records: number; documents: number }> {
+    const fold = new SessionFold(previous ?? emptyFoldState());
+    const seen = previous ? this.seenTexts(id) : new Set<bigint>();
+    const fromSeq = previous ? expectedSeq + 1 : 1;
+    let committedSeq = expectedSeq;
+    let first = !previous;
+    let docs: SearchDoc[] = [];
+    let newTexts: bigint[] = [];
+    let records = 0;
+    let documents = 0;
+    const isNewText = (text: string): boolean => {
+      const hash = textHash(text);
+      if (seen.has(hash)) return false;
+      seen.add(hash);
+      newTexts.push(hash);
+      return true;
+    };
+    const flush = (lastSeq: number): boolean => {
+      const reset = first;
+      const ok = this.commit(id, committedSeq, () => {
+        if (reset) this.clearDocs(id);
+        this.insertDocs(id, docs, newTexts);
+        this.db
+          .prepare('UPDATE sessions SET indexed_seq = ?, fold_json = ? WHERE id = ?')
+          .run(lastSeq, JSON.stringify(fold.state), id);
+      });
+      if (!ok) return false;
+      documents += docs.length;
+      committedSeq = lastSeq;
+      first = false;
+      docs = [];
+      newTexts = [];
+      return true;
+    };
+    for await (const { record, raw } of resolvedRecords(reader, fromSeq)) {
+      const doc = fold.add(record, raw.line, isNewText);
+      if (doc) docs.push(doc);
+      records++;
+      if (records % BATCH_RECORDS === 0 && !flush(raw.seq)) return 'concurrent';
+    }
+    const state = fold.finish();
+    const verdict = await verdictOf(path);
+    const ok = this.commit(id, committedSeq, () => {
+      if (first) this.clearDocs(id);
+      this.insertDocs(id, docs, newTexts);
+      this.writeSummary(
+        id,
+        state,
+        verdict,
+        stat,
+        Math.max(committedSeq, state.records),
+        reader.header.session_id,
+      );
+    });
+    if (!ok) return 'concurrent';
+    return { records, documents: documents + docs.length };
+  }
+
+  /** Runs `write` in an immediate transaction if the session is still indexed up to `expectedSeq`. */
+  private commit(id: number, expectedSeq: number, write: () => void): boolean {
+    return this.db
+      .transaction(() => {
+        const current = this.db
+          .prepare<[number], { indexed_seq: number }>('SELECT indexed_seq FROM sessions WHERE id = ?')
+          .get(id);
+        if (current?.indexed_seq !== expectedSeq) return false;
+        write();
+        return true;
+      })
+      .immediate();
+  }
+
+  private seenTexts(id: number): Set<bigint> {
+    const statement = this.db
+      .prepare<[number], { hash: bigint }>('SELECT hash FROM seen_texts WHERE session = ?')
+      .safeIntegers(true);
+    return new Set(statement.all(id).map((row) => row.hash));
+  }
+
+  private insertDocs(id: number, docs: readonly SearchDoc[], texts: readonly bigint[]): void {
+    const insertDoc = this.db.prepare(
+      'INSERT INTO docs (rowid, name, text, kind, ts) VALUES (?, ?, ?, ?, ?)',
+    );
+    // U+0001/U+0002 mark highlights in snippets; they mean nothing in a record, so they never reach the index.
+    for (const doc of docs) {
+      insertDoc.run(
+        id * SEQ_BITS + doc.seq,
+        doc.name.replace(/[\u0001\u0002]/g, ''),
+        doc.text.replace(/[\u0001\u0002]/g, ''),
+        doc.kind,
+        doc.ts,
+      );
+    }
+    const insertText = this.db.prepare('INSERT OR IGNORE INTO seen_texts (session, hash) VALUES (?, ?)');
+    for (const hash of texts) insertText.run(id, hash);
+  }
+
+  private clearDocs(id: number): void {
+    this.db
+      .prepare('DELETE FROM docs WHERE rowid BETWEEN ? AND ?')
+      .run(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
+    this.db.prepare('DELETE FROM seen_texts WHERE session = ?').run(id);
+  }
+
+  private writeSummary(
+    id: number,
+    fold: FoldState,
+    verdict: VerdictInfo,
+    stat: Stats,
+    indexedSeq: number,
+    headerSessionId?: string,
+  ): void {
+    const path = this.db
+      .prepare<[number], { path: string }>('SELECT path FROM sessions WHERE id = ?')
+      .get(id)?.path;
+    const holder = lockHolder(path ?? '');
+    const summary = summarize(path ?? '', fold, verdict, stat.size, holder?.alive === true, headerSessionId);
+    const { counts, usage } = summary;
+    this.db
+      .prepare(
+        `UPDATE sessions SET session_id = ?, trace_id = ?, group_id = ?, workflow = ?, identity_subject = ?,
+          identity_json = ?, started_at = ?, ended_at = ?, status = ?, verdict = ?, verdict_summary = ?, signed = ?,
+          records = ?, spans = ?, model_calls = ?, tool_calls = ?, handoffs = ?, policy_decisions = ?,
+          approvals_requested = ?, errors = ?, denials = ?, traces = ?, input_tokens = ?, output_tokens = ?,
+          total_tokens = ?, cached_input_tokens = ?, summary_json = ?, file_size = ?, file_mtime_ms = ?,
+          indexed_seq = ?, fold_json = ?, indexed_at = ? WHERE id = ?`,
+      )
+      .run(
+        summary.session_id,
+        summary.trace_id,
+        summary.group_id,
+        summary.workflow,
+        summary.identity?.subject ?? null,
+        summary.identity ? JSON.stringify(summary.identity) : null,
+        summary.started_at,
+        summary.ended_at,
+        summary.status,
+        summary.verdict,
+        summary.verdict_summary,
+        summary.signed ? 1 : 0,
+        summary.records,
+        counts.spans,
+        counts.model_calls,
+        counts.tool_calls,
+        counts.handoffs,
+        counts.policy_decisions,
+        counts.approvals_requested,
+        counts.errors,
+        counts.denials,
+        counts.traces,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.total_tokens,
+        usage.cached_input_tokens,
+        JSON.stringify(summary),
+        stat.size,
+        stat.mtimeMs,
+        indexedSeq,
+        JSON.stringify(fold),
+        new Date().toISOString(),
+        id,
+      );
+    for (const table of ['session_tools', 'session_models', 'session_identities'])
+      this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
+    const tool = this.db.prepare(
+      'INSERT INTO session_tools (tool, session, calls, errors, denials) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const [name, t] of Object.entries(fold.tools)) tool.run(name, id, t.calls, t.errors, t.denials);
+    const model = this.db.prepare(
+      `INSERT INTO session_models (model, session, calls, input_tokens, output_tokens, total_tokens)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    for (const [name, m] of Object.entries(fold.models))
+      model.run(name, id, m.calls, m.input_tokens, m.output_tokens, m.total_tokens);
+    const who = this.db.prepare(
+      'INSERT OR IGNORE INTO session_identities (subject, session, role) VALUES (?, ?, ?)',
+    );
+    const principal = fold.identity;
+    for (const name of [principal?.subject, principal?.email, principal?.name])
+      if (name) who.run(name, id, 'principal');
+    for (const subject of fold.approvers) who.run(subject, id, 'approver');
+  }
+
+  /** A session listed as recording whose writer died since is, in truth, incomplete. */
+  private refreshLiveness(row: SessionRow): void {
+    if (row.status !== 'recording' || lockHolder(row.path)?.alive === true) return;
+    const summary = row.summary_json ? (JSON.parse(row.summary_json) as SessionSummary) : undefined;
+    this.db
+      .prepare(
+        "UPDATE sessions SET status = 'incomplete', summary_json = ? WHERE id = ? AND status = 'recording'",
+      )
+      .run(summary ? JSON.stringify({ ...summary, status: 'incomplete' }) : null, row.id);
+  }
+
+  private forget(id: number): void {
+    this.db
+      .transaction(() => {
+        this.clearDocs(id);
+        for (const table of ['session_tools', 'session_models', 'session_identities'])
+          this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
+        this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+      })
+      .immediate();
+  }
+
+  private clear(): void {
+    this.db
+      .transaction(() => {
+        for (const table of [
+          'docs',
+          'seen_texts',
+          'session_tools',
+          'session_models',
+          'session_identities',
+          'sessions',
+        ])
+          this.db.prepare(`DELETE FROM ${table}`).run();
+      })
+      .immediate();
+  }
+
+  /** Sessions matching the filter, most recent first. */
+  list(filter: ListFilter = {}): SessionSummary[] {
+    const where: string[] = ['summary_json IS NOT NULL'];
+    const params: (string | number)[] = [];
+    const since = timeBound(filter.since, '--since');
+    const until = timeBound(filter.until, '--until');
+    if (since) {
+      where.push('ended_at >= ?');
+      params.push(since);
+    }
+    if (until) {
+      where.push('started_at <= ?');
+      params.push(until);
+    }
+    if (filter.workflow) {
+      where.push("workflow LIKE ? ESCAPE '\\'");
+      params.push(globToLike(filter.workflow));
+    }
+    if (filter.identity) {
+      where.push("id IN (SELECT session FROM session_identities WHERE subject LIKE ? ESCAPE '\\')");
+      params.push(globToLike(filter.identity));
+    }
+    if (filter.tool) {
+      where.push("id IN (SELECT session FROM session_tools WHERE tool LIKE ? ESCAPE '\\')");
+      params.push(globToLike(filter.tool));
+    }
+    if (filter.model) {
+      where.push("id IN (SELECT session FROM session_models WHERE model LIKE ? ESCAPE '\\')");
+      params.push(globToLike(filter.model));
+    }
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => '?').join(', ')})`);
+      params.push(...filter.status);
+    }
+    if (filter.verdict?.length) {
+      where.push(`verdict IN (${filter.verdict.map(() => '?').join(', ')})`);
+      params.push(...filter.verdict.map((v) => v.toUpperCase()));
+    }
+    if (filter.denied) where.push('denials > 0');
+    const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
+    return this.db
+      .prepare<(string | number)[], { summary_json: string }>(
+        `SELECT summary_json FROM sessions WHERE ${where.join(' AND ')}
+         ORDER BY started_at DESC NULLS LAST, path${limit}`,
+      )
+      .all(...params)
+      .map((row) => JSON.parse(row.summary_json) as SessionSummary);
+  }
+
+  /** The catalog's summary of one session file (after `sync`). */
+  get(path: string): SessionSummary | undefined {
+    const row = this.db
+      .prepare<[string], { summary_json: string | null }>('SELECT summary_json FROM sessions WHERE path = ?')
+      .get(resolve(path));
+    return row?.summary_json ? (JSON.parse(row.summary_json) as SessionSummary) : undefined;
+  }
+
+  /**
+   * Finds a session by id, unique id prefix or `latest` (most recently started). Undefined when nothing matches;
+   * throws AmbiguousSessionError listing the candidates when several do.
+   */
+  find(ref: string): SessionSummary | undefined {
+    if (ref === 'latest') return this.list({ limit: 1 })[0];
+    const exact = this.summaries('session_id = ?', ref);
+    if (exact.length === 1) return exact[0];
+    if (exact.length > 1) throw new AmbiguousSessionError(ref, exact);
+    const byPrefix = this.summaries("session_id LIKE ? ESCAPE '\\'", `${escapeLike(ref)}%`);
+    if (byPrefix.length > 1) throw new AmbiguousSessionError(ref, byPrefix);
+    return byPrefix[0];
+  }
+
+  private summaries(where: string, param: string): SessionSummary[] {
+    return this.db
+      .prepare<[string], { summary_json: string }>(
+        `SELECT summary_json FROM sessions WHERE summary_json IS NOT NULL AND ${where}
+         ORDER BY started_at DESC NULLS LAST LIMIT 50`,
+      )
+      .all(param)
+      .map((row) => JSON.parse(row.summary_json) as SessionSummary);
+  }
+
+  /** Full-text search over tool names, arguments and outputs, messages, policy reasons and identities. */
+  search(query: string, options: SearchOptions = {}): SearchHit[] {
+    const match = options.raw ? query : ftsQuery(query);
+    if (!match.trim()) throw new RangeError('empty search query');
+    const where = ['docs MATCH ?'];
+    const params: (string | number)[] = [match];
+    if (options.sessionPath) {
+      const id = this.rowFor(resolve(options.sessionPath))?.id;
+      if (id === undefined) return [];
+      where.push('docs.rowid BETWEEN ? AND ?');
+      params.push(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
+    }
+    if (options.kind?.length) {
+      where.push(`docs.kind IN (${options.kind.map(() => '?').join(', ')})`);
+      params.push(...options.kind);
+    }
+    const since = timeBound(options.since, '--since');
+    const until = timeBound(options.until, '--until');
+    if (since) {
+      where.push('docs.ts >= ?');
+      params.push(since);
+    }
+    if (until) {
+      where.push('docs.ts <= ?');
+      params.push(until);
+    }
+    const order = options.order === 'time' ? 'docs.ts DESC' : 'rank';
+    params.push(Math.max(1, Math.floor(options.limit ?? 20)));
+    const rows = this.db
+      .prepare<
+        (string | number)[],
+        { rowid: number; kind: string; name: string; ts: string; snippet: string }
+      >(
+        `SELECT docs.rowid AS rowid, docs.kind AS kind, docs.name AS name, docs.ts AS ts,
+           snippet(docs, -1, char(1), char(2), '…', 24) AS snippet
+         FROM docs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`,
+      )
+      .all(...params);
+    const session = this.db.prepare<
+      [number],
+      { path: string; session_id: string | null; workflow: string | null }
+    >('SELECT path, session_id, workflow FROM sessions WHERE id = ?');
+    return rows.flatMap((row) => {
+      const id = Math.floor(row.rowid / SEQ_BITS);
+      const owner = session.get(id);
+      if (!owner) return [];
+      return [
+        {
+          ...owner,
+          seq: row.rowid - id * SEQ_BITS,
+          ts: row.ts,
+          kind: row.kind,
+          name: row.name,
+          ...highlights(row.snippet),
+        },
+      ];
+    });
+  }
+
+  /** Aggregate figures over the sessions that overlap a time range. */
+  stats(options: StatsOptions = {}): CatalogStats {
+    const since = timeBound(options.since, '--since') ?? null;
+    const until = timeBound(options.until, '--until') ?? null;
+    const where = ['summary_json IS NOT NULL'];
+    const params: string[] = [];
+    if (since) {
+      where.push('ended_at >= ?');
+      params.push(since);
+    }
+    if (until) {
+      where.push('started_at <= ?');
+      params.push(until);
+    }
+    const inRange = `SELECT id FROM sessions WHERE ${where.join(' AND ')}`;
+    const measures = `COUNT(*) AS sessions, SUM(model_calls) AS model_calls, SUM(tool_calls) AS tool_calls,
+      SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens,
+      SUM(denials) AS denials, SUM(errors) AS errors`;
+    const grouped = (key: string): StatsRow[] =>
+      this.db
+        .prepare<string[], StatsRow>(
+          `SELECT COALESCE(${key}, '(none)') AS key, ${measures} FROM sessions WHERE id IN (${inRange})
+           GROUP BY 1 ORDER BY total_tokens DESC, sessions DESC, key`,
+        )
+        .all(...params);
+    const total = this.db
+      .prepare<string[], Omit<StatsRow, 'key'> & { records: number }>(
+        `SELECT ${measures}, SUM(records) AS records FROM sessions WHERE id IN (${inRange})`,
+      )
+      .get(...params);
+    const zero = {
+      sessions: 0,
+      model_calls: 0,
+      tool_calls: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      total_tokens: 0,
+    };
+    return {
+      since,
+      until,
+      total: Object.fromEntries(
+        Object.entries({ ...zero, denials: 0, errors: 0, records: 0, ...total }).map(([k, v]) => [k, v ?? 0]),
+      ) as CatalogStats['total'],
+      by_workflow: grouped('workflow'),
+      by_identity: grouped('identity_subject'),
+      by_model: this.db
+        .prepare<string[], ModelStatsRow>(
+          `SELECT model, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens,
+             SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens
+           FROM session_models WHERE session IN (${inRange}) GROUP BY model ORDER BY total_tokens DESC, calls DESC, model`,
+        )
+        .all(...params),
+      by_tool: this.db
+        .prepare<string[], ToolStatsRow>(
+          `SELECT tool, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(errors) AS errors, SUM(denials) AS denials
+           FROM session_tools WHERE session IN (${inRange}) GROUP BY tool ORDER BY calls DESC, tool`,
+        )
+        .all(...params),
+    };
+  }
+
+  /** Whether a path lies inside this catalog's sessions dir. */
+  contains(path: string): boolean {
+    const rel = relative(this.sessionsDir, resolve(path));
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep);
+  }
+}
+
+/** `.arec` files anywhere under a folder, as paths relative to it, sorted; none when it does not exist. */
+export function sessionFilesUnder(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  return (readdirSync(folder, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((name) => name.endsWith('.arec'))
+    .sort();
+}
+
+class OutdatedCatalog extends Error {
+  constructor(version: string) {
+    super(`catalog schema ${version} is not ${SCHEMA_VERSION}`);
+  }
+}
+
+/** Splits FTS5 snippet markers out of the text into ranges. */
+function highlights(marked: string): { snippet: string; highlights: [number, number][] } {
+  let snippet = '';
+  const ranges: [number, number][] = [];
+  let start = -1;
+  for (const char of marked) {
+    if (char === '\u0001') start = snippet.length;
+    else if (char === '\u0002') {
+      if (start >= 0) ranges.push([start, snippet.length]);
+      start = -1;
+    } else snippet += char;
+  }
+  return { snippet, highlights: ranges };
+}
+
+async function verdictOf(path: string): Promise<VerdictInfo> {
+  const report = await verifySession(path);
+  return {
+    verdict: report.verdict,
+    summary: report.summary,
+    signed: report.signatures.signedCheckpoints > 0,
+  };
+}
+
+/** Summary of a session file outside any catalog (same fold, no database). */
+export async function summarizeFile(path: string): Promise<SessionSummary> {
+  const absolute = resolve(path);
+  const reader = await SessionReader.open(absolute);
+  try {
+    const fold = new SessionFold();
+    for await (const { record, raw } of resolvedRecords(reader)) fold.add(record, raw.line, () => false);
+    return summarize(
+      absolute,
+      fold.finish(),
+      await verdictOf(absolute),
+      reader.fileSize,
+      lockHolder(absolute)?.alive === true,
+      reader.header.session_id,
+    );
+  } finally {
+    reader.close();
+  }
+}
