@@ -11,6 +11,12 @@ function warn(message: string): void {
 
 /** Opens the catalog of an agent-replay dir; problems it repairs itself (a damaged catalog) are warnings. */
 export function openCatalog(dir: string): Catalog {
+  // Reading must not leave an empty .agent-replay behind in whatever directory the user happened to be in.
+  if (!existsSync(dir)) {
+    throw new UserError(
+      `${dir}: no such directory (sessions are recorded into ./.agent-replay by default; --dir or AGENT_REPLAY_DIR point elsewhere)`,
+    );
+  }
   try {
     return Catalog.open(dir, { onWarning: warn });
   } catch (error) {

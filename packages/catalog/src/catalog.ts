@@ -384,6 +384,10 @@ export class Catalog {
       this.db.prepare('INSERT OR IGNORE INTO sessions (path) VALUES (?)').run(path);
       row = this.rowFor(path);
       if (!row) return 'concurrent';
+      // Another process inserted and finished this file between our lookup and our insert: it is theirs. Going on
+      // would re-commit the same summary and report the file as indexed by both processes.
+      if (row.fold_json !== null && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs)
+        return 'concurrent';
     }
     const id = row.id;
     let reader: SessionReader;

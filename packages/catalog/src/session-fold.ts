@@ -4,6 +4,7 @@ import {
   type SessionTotalsJSON,
   type TokenUsage,
 } from '@agent-replay/analysis';
+import { toTimestamp } from '@agent-replay/format';
 
 type Obj = Record<string, unknown>;
 
@@ -78,6 +79,17 @@ const UNSEARCHED = new Set(['span.start', 'trace.start', 'trace.end', 'session.e
 
 /** Keys whose string values are structure, not content: indexing them would make every query match everything. */
 const STRUCTURAL_KEYS = new Set(['type', 'role', 'status', 'object']);
+
+/**
+ * When a record's event happened. A record's `ts` is when the recorder's background writer appended it, which can
+ * lag the event when the agent keeps the event loop busy; a span carries the SDK's own start and end times.
+ */
+function eventTime(record: Obj & { ts: string; type: string }): string | undefined {
+  const span = record.type === 'span.start' || record.type === 'span.end' ? asObj(record.span) : undefined;
+  const when = record.type === 'span.start' ? span?.started_at : span?.ended_at;
+  const spanTime = typeof when === 'string' ? toTimestamp(when) : undefined;
+  return spanTime ?? (typeof record.ts === 'string' ? toTimestamp(record.ts) : undefined);
+}
 
 export function emptyFoldState(): FoldState {
   return {
@@ -164,9 +176,10 @@ export class SessionFold {
   ) {
     const s = this.state;
     s.records = Math.max(s.records, record.seq);
-    if (typeof record.ts === 'string') {
-      s.first_ts ??= record.ts;
-      s.last_ts = record.ts;
+    const at = eventTime(record);
+    if (at) {
+      if (!s.first_ts || at < s.first_ts) s.first_ts = at;
+      if (!s.last_ts || at > s.last_ts) s.last_ts = at;
     }
     if (line.includes('[REDACTED:')) {
       for (const match of line.matchAll(REDACTION_MARKER)) {

@@ -33,7 +33,7 @@ function notable(record: SessionRecord): NotableEvent | undefined {
         String(record.decision).toUpperCase(),
         `${subject.kind ?? ''} ${subject.name ?? ''}`.trim(),
         record.rule ? `rule ${record.rule}` : '',
-        record.reason ? `: ${record.reason}` : '',
+        record.reason ? `— ${record.reason}` : '',
         by.kind ? `(by ${by.kind}${by.id ? ` ${by.id}` : ''})` : '',
       ];
       return { ...at, kind: 'policy', text: text.filter(Boolean).join(' ') };
