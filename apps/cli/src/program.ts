@@ -1,17 +1,14 @@
 import { resolve } from 'node:path';
 import { toTimestamp } from '@agent-replay/format';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { catCommand } from './commands/cat.js';
 import { registerCompletionCommand } from './commands/completion.js';
-import { indexCommand } from './commands/index.js';
-import { registerKeysCommand } from './commands/keys.js';
-import { lsCommand } from './commands/ls.js';
-import { recordCommand } from './commands/record.js';
-import { searchCommand } from './commands/search.js';
-import { showCommand } from './commands/show.js';
-import { STATS_DIMENSIONS, statsCommand } from './commands/stats.js';
-import { verifyCommand } from './commands/verify.js';
 import { VERSION } from './version.js';
+
+// Commands are loaded when they run: a CLI started for one query should not pay for loading SQLite, the recorder
+// and every other command first.
+
+export const STATS_DIMENSIONS = ['workflow', 'identity', 'model', 'tool'] as const;
+export type StatsDimension = (typeof STATS_DIMENSIONS)[number];
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -90,6 +87,7 @@ export function createProgram(result: { exitCode: number }): Command {
     .addOption(new Option('--limit <n>', 'at most n sessions').argParser(positiveInt))
     .option('--json', 'a JSON array of session summaries')
     .action(async (options) => {
+      const { lsCommand } = await import('./commands/ls.js');
       result.exitCode = await lsCommand(dir(), options);
     });
 
@@ -104,6 +102,7 @@ export function createProgram(result: { exitCode: number }): Command {
     )
     .option('--json', 'the summary and events as JSON')
     .action(async (ref: string, options) => {
+      const { showCommand } = await import('./commands/show.js');
       result.exitCode = await showCommand(dir(), ref, options);
     });
 
@@ -121,6 +120,7 @@ export function createProgram(result: { exitCode: number }): Command {
     .addOption(new Option('--from <seq>', 'first seq').argParser(positiveInt))
     .addOption(new Option('--to <seq>', 'last seq').argParser(positiveInt))
     .action(async (ref: string, options) => {
+      const { catCommand } = await import('./commands/cat.js');
       result.exitCode = await catCommand(dir(), ref, options);
     });
 
@@ -149,6 +149,7 @@ export function createProgram(result: { exitCode: number }): Command {
     .option('--fts', 'the query is an FTS5 expression (AND, OR, NOT, NEAR, "phrases", column:term)')
     .option('--json', 'a JSON array of hits')
     .action(async (query: string, options) => {
+      const { searchCommand } = await import('./commands/search.js');
       result.exitCode = await searchCommand(dir(), query, options);
     });
 
@@ -163,6 +164,7 @@ export function createProgram(result: { exitCode: number }): Command {
       'also parse every record and check its envelope (slower; hashes already cover every byte)',
     )
     .action(async (refs: string[], options) => {
+      const { verifyCommand } = await import('./commands/verify.js');
       result.exitCode = await verifyCommand(dir(), refs, options);
     });
 
@@ -183,6 +185,7 @@ export function createProgram(result: { exitCode: number }): Command {
       for (const by of options.by ?? [])
         if (!(STATS_DIMENSIONS as readonly string[]).includes(by))
           program.error(`error: --by ${by}: expected ${STATS_DIMENSIONS.join(', ')}`);
+      const { statsCommand } = await import('./commands/stats.js');
       result.exitCode = await statsCommand(dir(), options);
     });
 
@@ -192,6 +195,7 @@ export function createProgram(result: { exitCode: number }): Command {
     .option('--rebuild', 'forget the catalog and index every session from its first record')
     .option('--json', 'what was indexed, as JSON')
     .action(async (options) => {
+      const { indexCommand } = await import('./commands/index.js');
       result.exitCode = await indexCommand(dir(), options);
     });
 
@@ -217,10 +221,23 @@ export function createProgram(result: { exitCode: number }): Command {
     .option('--exclusive', 'record only: replace the SDK trace processors (no export to OpenAI)')
     .passThroughOptions()
     .action(async (command: string[], options) => {
+      const { recordCommand } = await import('./commands/record.js');
       result.exitCode = await recordCommand(dir(), command, options);
     });
 
-  registerKeysCommand(program);
+  program
+    .command('keys')
+    .description('manage the Ed25519 keys that sign checkpoints and bundles')
+    .command('generate')
+    .description('write a new Ed25519 key pair: <prefix>.key.pem (private, 0600) and <prefix>.pub.pem')
+    .option('--out <prefix>', 'path prefix of the two files (default ./agent-replay-signing)')
+    .option('--force', 'replace existing key files')
+    .option('--json', 'print {"private_key","public_key","key_id","fingerprint"} (absolute paths)')
+    .action(async (options) => {
+      const { keysGenerateCommand } = await import('./commands/keys.js');
+      keysGenerateCommand(options);
+    });
+
   // Last: the completion scripts are generated from every command registered before it.
   registerCompletionCommand(program);
   return program;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, type Stats, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import {
@@ -188,7 +188,16 @@ function globToLike(pattern: string): string {
 }
 
 function textHash(text: string): bigint {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0);
+  return hash('sha256', text, 'buffer').readBigInt64BE(0);
+}
+
+/** What tells whether a file changed since it was indexed. */
+interface FileState {
+  id: number;
+  path: string;
+  status: string;
+  file_size: number;
+  file_mtime_ms: number;
 }
 
 interface SessionRow {
@@ -214,6 +223,7 @@ export class Catalog {
   readonly path: string;
   private db: Db;
   private readonly options: CatalogOptions;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(dir: string, db: Db, options: CatalogOptions) {
     this.dir = dir;
@@ -285,6 +295,7 @@ export class Catalog {
     } catch (error) {
       if (!isDamage(error)) throw error;
       this.db.close();
+      this.statements.clear();
       Catalog.setAside(this.path, error, this.options);
       this.db = Catalog.connect(this.path, this.options);
       await this.indexAll({});
@@ -319,17 +330,27 @@ export class Catalog {
       removed: 0,
       failures: [],
     };
+    // Only what tells an unchanged file from a changed one: the wide columns are read for changed files only.
     const rows = new Map(
-      this.db
-        .prepare<[], SessionRow>('SELECT * FROM sessions')
+      this.sql<[], FileState>('SELECT id, path, status, file_size, file_mtime_ms FROM sessions')
         .all()
         .map((row) => [row.path, row]),
     );
     for (const [i, name] of files.entries()) {
       options.onProgress?.({ done: i, total: files.length, file: name });
       const path = join(this.sessionsDir, name);
+      const known = rows.get(path);
       rows.delete(path);
-      await this.indexFileInto(path, report);
+      let stat: Stats;
+      try {
+        stat = statSync(path);
+      } catch {
+        continue; // vanished between readdir and stat
+      }
+      if (known && known.file_size === stat.size && known.file_mtime_ms === stat.mtimeMs) {
+        if (known.status === 'recording') this.refreshLiveness(known);
+        report.unchanged++;
+      } else await this.indexFileInto(path, stat, report);
     }
     options.onProgress?.({ done: files.length, total: files.length, file: '' });
     // Files that are gone (deleted or moved away) leave the catalog.
@@ -341,13 +362,7 @@ export class Catalog {
     return report;
   }
 
-  private async indexFileInto(path: string, report: SyncReport): Promise<void> {
-    let stat: Stats;
-    try {
-      stat = statSync(path);
-    } catch {
-      return; // vanished between readdir and stat
-    }
+  private async indexFileInto(path: string, stat: Stats, report: SyncReport): Promise<void> {
     try {
       const outcome = await this.indexFile(path, stat);
       if (outcome === 'unchanged') report.unchanged++;
@@ -364,7 +379,17 @@ export class Catalog {
   }
 
   private rowFor(path: string): SessionRow | undefined {
-    return this.db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE path = ?').get(path);
+    return this.sql<[string], SessionRow>('SELECT * FROM sessions WHERE path = ?').get(path);
+  }
+
+  /** A prepared statement, prepared once per connection (preparing costs more than running most of these). */
+  private sql<Params extends unknown[], Row = unknown>(text: string): Database.Statement<Params, Row> {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement as Database.Statement<Params, Row>;
   }
 
   /**
@@ -376,12 +401,9 @@ export class Catalog {
     stat: Stats,
   ): Promise<'unchanged' | 'concurrent' | { records: number; documents: number }> {
     let row = this.rowFor(path);
-    if (row && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs) {
-      this.refreshLiveness(row);
-      return 'unchanged';
-    }
+    if (row && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs) return 'unchanged';
     if (!row) {
-      this.db.prepare('INSERT OR IGNORE INTO sessions (path) VALUES (?)').run(path);
+      this.sql('INSERT OR IGNORE INTO sessions (path) VALUES (?)').run(path);
       row = this.rowFor(path);
       if (!row) return 'concurrent';
       // Another process inserted and finished this file between our lookup and our insert: it is theirs. Going on
@@ -447,9 +469,11 @@ export class Catalog {
       const ok = this.commit(id, committedSeq, () => {
         if (reset) this.clearDocs(id);
         this.insertDocs(id, docs, newTexts);
-        this.db
-          .prepare('UPDATE sessions SET indexed_seq = ?, fold_json = ? WHERE id = ?')
-          .run(lastSeq, JSON.stringify(fold.state), id);
+        this.sql('UPDATE sessions SET indexed_seq = ?, fold_json = ? WHERE id = ?').run(
+          lastSeq,
+          JSON.stringify(fold.state),
+          id,
+        );
       });
       if (!ok) return false;
       documents += docs.length;
@@ -487,9 +511,9 @@ export class Catalog {
   private commit(id: number, expectedSeq: number, write: () => void): boolean {
     return this.db
       .transaction(() => {
-        const current = this.db
-          .prepare<[number], { indexed_seq: number }>('SELECT indexed_seq FROM sessions WHERE id = ?')
-          .get(id);
+        const current = this.sql<[number], { indexed_seq: number }>(
+          'SELECT indexed_seq FROM sessions WHERE id = ?',
+        ).get(id);
         if (current?.indexed_seq !== expectedSeq) return false;
         write();
         return true;
@@ -498,16 +522,14 @@ export class Catalog {
   }
 
   private seenTexts(id: number): Set<bigint> {
-    const statement = this.db
-      .prepare<[number], { hash: bigint }>('SELECT hash FROM seen_texts WHERE session = ?')
-      .safeIntegers(true);
+    const statement = this.sql<[number], { hash: bigint }>(
+      'SELECT hash FROM seen_texts WHERE session = ?',
+    ).safeIntegers(true);
     return new Set(statement.all(id).map((row) => row.hash));
   }
 
   private insertDocs(id: number, docs: readonly SearchDoc[], texts: readonly bigint[]): void {
-    const insertDoc = this.db.prepare(
-      'INSERT INTO docs (rowid, name, text, kind, ts) VALUES (?, ?, ?, ?, ?)',
-    );
+    const insertDoc = this.sql('INSERT INTO docs (rowid, name, text, kind, ts) VALUES (?, ?, ?, ?, ?)');
     // U+0001/U+0002 mark highlights in snippets; they mean nothing in a record, so they never reach the index.
     for (const doc of docs) {
       insertDoc.run(
@@ -518,15 +540,18 @@ export class Catalog {
         doc.ts,
       );
     }
-    const insertText = this.db.prepare('INSERT OR IGNORE INTO seen_texts (session, hash) VALUES (?, ?)');
+    const insertText = this.sql('INSERT OR IGNORE INTO seen_texts (session, hash) VALUES (?, ?)');
     for (const hash of texts) insertText.run(id, hash);
   }
 
   private clearDocs(id: number): void {
-    this.db
-      .prepare('DELETE FROM docs WHERE rowid BETWEEN ? AND ?')
-      .run(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
-    this.db.prepare('DELETE FROM seen_texts WHERE session = ?').run(id);
+    // better-sqlite3 binds JS numbers as REAL, and FTS5 uses a rowid range only when its bounds are INTEGER:
+    // without the casts this delete scans every document of every session.
+    this.sql('DELETE FROM docs WHERE rowid BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)').run(
+      id * SEQ_BITS,
+      (id + 1) * SEQ_BITS - 1,
+    );
+    this.sql('DELETE FROM seen_texts WHERE session = ?').run(id);
   }
 
   private writeSummary(
@@ -537,69 +562,65 @@ export class Catalog {
     indexedSeq: number,
     headerSessionId?: string,
   ): void {
-    const path = this.db
-      .prepare<[number], { path: string }>('SELECT path FROM sessions WHERE id = ?')
-      .get(id)?.path;
+    const path = this.sql<[number], { path: string }>('SELECT path FROM sessions WHERE id = ?').get(id)?.path;
     const holder = lockHolder(path ?? '');
     const summary = summarize(path ?? '', fold, verdict, stat.size, holder?.alive === true, headerSessionId);
     const { counts, usage } = summary;
-    this.db
-      .prepare(
-        `UPDATE sessions SET session_id = ?, trace_id = ?, group_id = ?, workflow = ?, identity_subject = ?,
+    this.sql(
+      `UPDATE sessions SET session_id = ?, trace_id = ?, group_id = ?, workflow = ?, identity_subject = ?,
           identity_json = ?, started_at = ?, ended_at = ?, status = ?, verdict = ?, verdict_summary = ?, signed = ?,
           records = ?, spans = ?, model_calls = ?, tool_calls = ?, handoffs = ?, policy_decisions = ?,
           approvals_requested = ?, errors = ?, denials = ?, traces = ?, input_tokens = ?, output_tokens = ?,
           total_tokens = ?, cached_input_tokens = ?, summary_json = ?, file_size = ?, file_mtime_ms = ?,
           indexed_seq = ?, fold_json = ?, indexed_at = ? WHERE id = ?`,
-      )
-      .run(
-        summary.session_id,
-        summary.trace_id,
-        summary.group_id,
-        summary.workflow,
-        summary.identity?.subject ?? null,
-        summary.identity ? JSON.stringify(summary.identity) : null,
-        summary.started_at,
-        summary.ended_at,
-        summary.status,
-        summary.verdict,
-        summary.verdict_summary,
-        summary.signed ? 1 : 0,
-        summary.records,
-        counts.spans,
-        counts.model_calls,
-        counts.tool_calls,
-        counts.handoffs,
-        counts.policy_decisions,
-        counts.approvals_requested,
-        counts.errors,
-        counts.denials,
-        counts.traces,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.total_tokens,
-        usage.cached_input_tokens,
-        JSON.stringify(summary),
-        stat.size,
-        stat.mtimeMs,
-        indexedSeq,
-        JSON.stringify(fold),
-        new Date().toISOString(),
-        id,
-      );
+    ).run(
+      summary.session_id,
+      summary.trace_id,
+      summary.group_id,
+      summary.workflow,
+      summary.identity?.subject ?? null,
+      summary.identity ? JSON.stringify(summary.identity) : null,
+      summary.started_at,
+      summary.ended_at,
+      summary.status,
+      summary.verdict,
+      summary.verdict_summary,
+      summary.signed ? 1 : 0,
+      summary.records,
+      counts.spans,
+      counts.model_calls,
+      counts.tool_calls,
+      counts.handoffs,
+      counts.policy_decisions,
+      counts.approvals_requested,
+      counts.errors,
+      counts.denials,
+      counts.traces,
+      usage.input_tokens,
+      usage.output_tokens,
+      usage.total_tokens,
+      usage.cached_input_tokens,
+      JSON.stringify(summary),
+      stat.size,
+      stat.mtimeMs,
+      indexedSeq,
+      JSON.stringify(fold),
+      new Date().toISOString(),
+      id,
+    );
     for (const table of ['session_tools', 'session_models', 'session_identities'])
-      this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
-    const tool = this.db.prepare(
+      this.sql(`DELETE FROM ${table} WHERE session = ?`).run(id);
+    const tool = this.sql(
       'INSERT INTO session_tools (tool, session, calls, errors, denials) VALUES (?, ?, ?, ?, ?)',
     );
     for (const [name, t] of Object.entries(fold.tools)) tool.run(name, id, t.calls, t.errors, t.denials);
-    const model = this.db.prepare(
+    const model = this.sql(
       `INSERT INTO session_models (model, session, calls, input_tokens, output_tokens, total_tokens)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
     for (const [name, m] of Object.entries(fold.models))
       model.run(name, id, m.calls, m.input_tokens, m.output_tokens, m.total_tokens);
-    const who = this.db.prepare(
+    const who = this.sql(
       'INSERT OR IGNORE INTO session_identities (subject, session, role) VALUES (?, ?, ?)',
     );
     const principal = fold.identity;
@@ -609,14 +630,12 @@ export class Catalog {
   }
 
   /** A session listed as recording whose writer died since is, in truth, incomplete. */
-  private refreshLiveness(row: SessionRow): void {
+  private refreshLiveness(row: FileState): void {
     if (row.status !== 'recording' || lockHolder(row.path)?.alive === true) return;
-    const summary = row.summary_json ? (JSON.parse(row.summary_json) as SessionSummary) : undefined;
-    this.db
-      .prepare(
-        "UPDATE sessions SET status = 'incomplete', summary_json = ? WHERE id = ? AND status = 'recording'",
-      )
-      .run(summary ? JSON.stringify({ ...summary, status: 'incomplete' }) : null, row.id);
+    this.sql(
+      `UPDATE sessions SET status = 'incomplete', summary_json = json_set(summary_json, '$.status', 'incomplete')
+       WHERE id = ? AND status = 'recording'`,
+    ).run(row.id);
   }
 
   private forget(id: number): void {
@@ -624,8 +643,8 @@ export class Catalog {
       .transaction(() => {
         this.clearDocs(id);
         for (const table of ['session_tools', 'session_models', 'session_identities'])
-          this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
-        this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+          this.sql(`DELETE FROM ${table} WHERE session = ?`).run(id);
+        this.sql('DELETE FROM sessions WHERE id = ?').run(id);
       })
       .immediate();
   }
@@ -641,7 +660,7 @@ export class Catalog {
           'session_identities',
           'sessions',
         ])
-          this.db.prepare(`DELETE FROM ${table}`).run();
+          this.sql(`DELETE FROM ${table}`).run();
       })
       .immediate();
   }
@@ -686,20 +705,19 @@ export class Catalog {
     }
     if (filter.denied) where.push('denials > 0');
     const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
-    return this.db
-      .prepare<(string | number)[], { summary_json: string }>(
-        `SELECT summary_json FROM sessions WHERE ${where.join(' AND ')}
+    return this.sql<(string | number)[], { summary_json: string }>(
+      `SELECT summary_json FROM sessions WHERE ${where.join(' AND ')}
          ORDER BY started_at DESC NULLS LAST, path${limit}`,
-      )
+    )
       .all(...params)
       .map((row) => JSON.parse(row.summary_json) as SessionSummary);
   }
 
   /** The catalog's summary of one session file (after `sync`). */
   get(path: string): SessionSummary | undefined {
-    const row = this.db
-      .prepare<[string], { summary_json: string | null }>('SELECT summary_json FROM sessions WHERE path = ?')
-      .get(resolve(path));
+    const row = this.sql<[string], { summary_json: string | null }>(
+      'SELECT summary_json FROM sessions WHERE path = ?',
+    ).get(resolve(path));
     return row?.summary_json ? (JSON.parse(row.summary_json) as SessionSummary) : undefined;
   }
 
@@ -718,11 +736,10 @@ export class Catalog {
   }
 
   private summaries(where: string, param: string): SessionSummary[] {
-    return this.db
-      .prepare<[string], { summary_json: string }>(
-        `SELECT summary_json FROM sessions WHERE summary_json IS NOT NULL AND ${where}
+    return this.sql<[string], { summary_json: string }>(
+      `SELECT summary_json FROM sessions WHERE summary_json IS NOT NULL AND ${where}
          ORDER BY started_at DESC NULLS LAST LIMIT 50`,
-      )
+    )
       .all(param)
       .map((row) => JSON.parse(row.summary_json) as SessionSummary);
   }
@@ -736,7 +753,7 @@ export class Catalog {
     if (options.sessionPath) {
       const id = this.rowFor(resolve(options.sessionPath))?.id;
       if (id === undefined) return [];
-      where.push('docs.rowid BETWEEN ? AND ?');
+      where.push('docs.rowid BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)'); // see clearDocs
       params.push(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
     }
     if (options.kind?.length) {
@@ -755,20 +772,17 @@ export class Catalog {
     }
     const order = options.order === 'time' ? 'docs.ts DESC' : 'rank';
     params.push(Math.max(1, Math.floor(options.limit ?? 20)));
-    const rows = this.db
-      .prepare<
-        (string | number)[],
-        { rowid: number; kind: string; name: string; ts: string; snippet: string }
-      >(
-        `SELECT docs.rowid AS rowid, docs.kind AS kind, docs.name AS name, docs.ts AS ts,
+    const rows = this.sql<
+      (string | number)[],
+      { rowid: number; kind: string; name: string; ts: string; snippet: string }
+    >(
+      `SELECT docs.rowid AS rowid, docs.kind AS kind, docs.name AS name, docs.ts AS ts,
            snippet(docs, -1, char(1), char(2), '…', 24) AS snippet
          FROM docs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`,
-      )
-      .all(...params);
-    const session = this.db.prepare<
-      [number],
-      { path: string; session_id: string | null; workflow: string | null }
-    >('SELECT path, session_id, workflow FROM sessions WHERE id = ?');
+    ).all(...params);
+    const session = this.sql<[number], { path: string; session_id: string | null; workflow: string | null }>(
+      'SELECT path, session_id, workflow FROM sessions WHERE id = ?',
+    );
     return rows.flatMap((row) => {
       const id = Math.floor(row.rowid / SEQ_BITS);
       const owner = session.get(id);
@@ -805,17 +819,13 @@ export class Catalog {
       SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens,
       SUM(denials) AS denials, SUM(errors) AS errors`;
     const grouped = (key: string): StatsRow[] =>
-      this.db
-        .prepare<string[], StatsRow>(
-          `SELECT COALESCE(${key}, '(none)') AS key, ${measures} FROM sessions WHERE id IN (${inRange})
+      this.sql<string[], StatsRow>(
+        `SELECT COALESCE(${key}, '(none)') AS key, ${measures} FROM sessions WHERE id IN (${inRange})
            GROUP BY 1 ORDER BY total_tokens DESC, sessions DESC, key`,
-        )
-        .all(...params);
-    const total = this.db
-      .prepare<string[], Omit<StatsRow, 'key'> & { records: number }>(
-        `SELECT ${measures}, SUM(records) AS records FROM sessions WHERE id IN (${inRange})`,
-      )
-      .get(...params);
+      ).all(...params);
+    const total = this.sql<string[], Omit<StatsRow, 'key'> & { records: number }>(
+      `SELECT ${measures}, SUM(records) AS records FROM sessions WHERE id IN (${inRange})`,
+    ).get(...params);
     const zero = {
       sessions: 0,
       model_calls: 0,
@@ -832,19 +842,15 @@ export class Catalog {
       ) as CatalogStats['total'],
       by_workflow: grouped('workflow'),
       by_identity: grouped('identity_subject'),
-      by_model: this.db
-        .prepare<string[], ModelStatsRow>(
-          `SELECT model, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens,
+      by_model: this.sql<string[], ModelStatsRow>(
+        `SELECT model, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens,
              SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens
            FROM session_models WHERE session IN (${inRange}) GROUP BY model ORDER BY total_tokens DESC, calls DESC, model`,
-        )
-        .all(...params),
-      by_tool: this.db
-        .prepare<string[], ToolStatsRow>(
-          `SELECT tool, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(errors) AS errors, SUM(denials) AS denials
+      ).all(...params),
+      by_tool: this.sql<string[], ToolStatsRow>(
+        `SELECT tool, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(errors) AS errors, SUM(denials) AS denials
            FROM session_tools WHERE session IN (${inRange}) GROUP BY tool ORDER BY calls DESC, tool`,
-        )
-        .all(...params),
+      ).all(...params),
     };
   }
 

@@ -148,6 +148,21 @@ function textOf(...values: unknown[]): string {
   return text.length > MAX_DOC_CHARS ? text.slice(0, MAX_DOC_CHARS) : text;
 }
 
+/**
+ * Function results: each is indexed with its tool span (the output is there, under the tool's name). The calls
+ * themselves stay: while a tool runs, or after the agent was killed inside it, the model's call is the only place its
+ * arguments are recorded.
+ */
+const FUNCTION_RESULT_ITEMS = new Set(['function_call_result', 'function_call_output']);
+
+function isFunctionResultItem(item: unknown): boolean {
+  const o = asObj(item);
+  return (
+    o !== undefined &&
+    ((typeof o.type === 'string' && FUNCTION_RESULT_ITEMS.has(o.type)) || o.role === 'tool')
+  );
+}
+
 const asItems = (value: unknown): unknown[] =>
   Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
 
@@ -324,6 +339,7 @@ export class SessionFold {
         ];
         const fresh: string[] = [];
         for (const item of items) {
+          if (isFunctionResultItem(item)) continue;
           const text = textOf(item);
           if (text && isNewText(text)) fresh.push(text);
         }
@@ -334,7 +350,10 @@ export class SessionFold {
         return doc('handoff', str(data.to_agent) ?? '', withError(textOf(data.from_agent, data.to_agent)));
       case 'guardrail':
         return doc('guardrail', str(data.name) ?? '', withError(data.triggered === true ? 'triggered' : ''));
+      // Structure only (names and usage figures): indexing them would double the index and match nothing useful.
       case 'agent':
+      case 'task':
+      case 'turn':
         return error ? doc('error', str(data.name) ?? '', error) : undefined;
       case 'custom':
         return doc('custom', str(data.name) ?? '', withError(textOf(data.data)));

@@ -12,7 +12,6 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { generateSigningKey, loadPublicKey, publicKeyFingerprint } from '@agent-replay/format';
-import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { sanitize, styleFor, terminalSafeJson } from '../terminal.js';
 
@@ -205,17 +204,4 @@ function exists(path: string): boolean {
   } catch {
     return false; // ENOTDIR, EACCES: the create below reports it, naming the file
   }
-}
-
-export function registerKeysCommand(program: Command): void {
-  const keys = program
-    .command('keys')
-    .description('manage the Ed25519 keys that sign checkpoints and bundles');
-  keys
-    .command('generate')
-    .description('write a new Ed25519 key pair: <prefix>.key.pem (private, 0600) and <prefix>.pub.pem')
-    .option('--out <prefix>', `path prefix of the two files (default ./${DEFAULT_PREFIX})`)
-    .option('--force', 'replace existing key files')
-    .option('--json', 'print {"private_key","public_key","key_id","fingerprint"} (absolute paths)')
-    .action((options: KeysGenerateOptions) => keysGenerateCommand(options));
 }

@@ -1,11 +1,9 @@
 import type { ModelStatsRow, StatsOptions, StatsRow, ToolStatsRow } from '@agent-replay/catalog';
 import { withCatalog } from '../catalog-access.js';
 import { compact, count, shortTime } from '../display.js';
+import { STATS_DIMENSIONS, type StatsDimension } from '../program.js';
 import { type Column, renderTable } from '../table.js';
 import { escapeForTerminal, outputWidth, styleFor } from '../terminal.js';
-
-export const STATS_DIMENSIONS = ['workflow', 'identity', 'model', 'tool'] as const;
-export type StatsDimension = (typeof STATS_DIMENSIONS)[number];
 
 export interface StatsCommandOptions extends StatsOptions {
   json?: boolean;
