@@ -1,6 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { AmbiguousSessionError, Catalog, type SessionSummary, type SyncReport } from '@agent-replay/catalog';
+import {
+  AmbiguousSessionError,
+  Catalog,
+  CatalogDamagedError,
+  type SessionSummary,
+  type SyncReport,
+} from '@agent-replay/catalog';
 import { UserError } from './errors.js';
 import { createProgress } from './progress.js';
 import { sanitize, styleFor } from './terminal.js';
@@ -48,12 +54,22 @@ export async function syncCatalog(
   }
 }
 
-/** An open, up-to-date catalog for the duration of `use`. */
+/**
+ * An open, up-to-date catalog for the duration of `use`. A query that finds the catalog damaged has it set aside;
+ * it is then rebuilt from the files and the query runs once more.
+ */
 export async function withCatalog<T>(dir: string, use: (catalog: Catalog) => Promise<T> | T): Promise<T> {
   const catalog = openCatalog(dir);
   try {
     await syncCatalog(catalog);
-    return await use(catalog);
+    try {
+      return await use(catalog);
+    } catch (error) {
+      if (!(error instanceof CatalogDamagedError)) throw error;
+      warn(error.message);
+      await syncCatalog(catalog);
+      return await use(catalog);
+    }
   } finally {
     catalog.close();
   }
@@ -73,7 +89,10 @@ function candidateLine(summary: SessionSummary): string {
  * an ambiguous prefix is an error listing the candidates.
  */
 export async function resolveSessionPath(ref: string, dir: string): Promise<string> {
-  if (existsSync(ref) && statSync(ref).isFile()) return resolve(ref);
+  if (existsSync(ref)) {
+    if (statSync(ref).isFile()) return resolve(ref);
+    throw new UserError(`${ref} is a directory; give a session file, id, id prefix or latest`);
+  }
   if (looksLikePath(ref)) throw new UserError(`${ref}: no such file`);
   return withCatalog(dir, (catalog) => {
     let found: SessionSummary | undefined;
@@ -82,7 +101,11 @@ export async function resolveSessionPath(ref: string, dir: string): Promise<stri
     } catch (error) {
       if (!(error instanceof AmbiguousSessionError)) throw error;
       const list = error.candidates.map(candidateLine).join('\n');
-      throw new UserError(`"${ref}" matches ${error.candidates.length} sessions; say which:\n${list}`);
+      const more =
+        error.total > error.candidates.length
+          ? `\n  … and ${error.total - error.candidates.length} more`
+          : '';
+      throw new UserError(`"${ref}" matches ${error.total} sessions; say which:\n${list}${more}`);
     }
     if (found) return found.path;
     const where = resolve(dir, 'sessions');

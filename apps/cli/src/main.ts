@@ -11,11 +11,13 @@ if (process.env.npm_lifecycle_event === 'agent-replay' && process.env.INIT_CWD)
 const result = { exitCode: 0 };
 const program = createProgram(result).exitOverride();
 
-// A closed pipe (`agent-replay cat x | head`) is not an error worth a stack trace.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(result.exitCode);
-  throw error;
-});
+// A closed pipe (`agent-replay cat x | head`, or `2>&1 | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(result.exitCode);
+    throw error;
+  });
+}
 
 try {
   await program.parseAsync(process.argv);

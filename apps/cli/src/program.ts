@@ -20,6 +20,19 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').filter(Boolean)];
 }
 
+const STATUSES = ['completed', 'error', 'interrupted', 'aborted', 'recording', 'incomplete'];
+const VERDICTS = ['VALID', 'UNSEALED', 'TORN', 'TAMPERED', 'UNREADABLE'];
+
+/** A comma-separated, repeatable option whose values must be among `allowed`: a typo is an error, not no results. */
+function oneOf(allowed: readonly string[], normalize: (value: string) => string = (v) => v) {
+  return (value: string, previous: string[] | undefined): string[] => {
+    const values = collect(value, undefined).map(normalize);
+    const wrong = values.find((v) => !allowed.includes(v));
+    if (wrong !== undefined) throw new InvalidArgumentError(`"${wrong}" is not one of ${allowed.join(', ')}`);
+    return [...(previous ?? []), ...values];
+  };
+}
+
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** A point in time: an ISO date/time, or a span back from now ("30m", "24h", "7d", "2w"). */
@@ -75,14 +88,13 @@ export function createProgram(result: { exitCode: number }): Command {
     .option('--tool <name>', 'that called this tool; * is a wildcard')
     .option('--model <name>', 'that called this model; * is a wildcard')
     .addOption(
-      new Option(
-        '--status <status>',
-        'completed, error, interrupted, aborted, recording, incomplete (comma-separated)',
-      ).argParser(collect),
+      new Option('--status <status>', `${STATUSES.join(', ')} (comma-separated)`).argParser(oneOf(STATUSES)),
     )
     .option('--denied', 'only sessions with a denied call')
     .addOption(
-      new Option('--verdict <verdict>', 'VALID, UNSEALED, TORN, TAMPERED, UNREADABLE').argParser(collect),
+      new Option('--verdict <verdict>', `${VERDICTS.join(', ')} (comma-separated)`).argParser(
+        oneOf(VERDICTS, (v) => v.toUpperCase()),
+      ),
     )
     .addOption(new Option('--limit <n>', 'at most n sessions').argParser(positiveInt))
     .option('--json', 'a JSON array of session summaries')

@@ -38,8 +38,9 @@ export function renderTable<Row>(
   options: { maxWidth: number; headerPaint?: (text: string) => string },
 ): string {
   const cells = rows.map((row) => columns.map((column) => sanitize(column.value(row))));
+  // A loop, not Math.max(...cells): spreading one argument per row overflows the stack past ~130,000 rows.
   const widths = columns.map((column, i) =>
-    Math.max(stringWidth(column.header), ...cells.map((r) => stringWidth(r[i] ?? ''))),
+    cells.reduce((widest, row) => Math.max(widest, stringWidth(row[i] ?? '')), stringWidth(column.header)),
   );
   const gap = 2;
   let excess = widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1) - options.maxWidth;

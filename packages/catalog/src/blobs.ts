@@ -62,8 +62,10 @@ export class BlobResolver {
 }
 
 /**
- * A session's records in order from `fromSeq`, parsed, with blob references expanded. A record that is not JSON is
- * skipped: that is a verification matter, and the file's verdict reports it.
+ * A session's records in order from `fromSeq`, parsed, with blob references expanded. The envelope is the reader's,
+ * not the record's own say: `seq` is the record's position (a forged `seq` must not make a record pose as one of
+ * another session), and `ts`/`type` are strings. A record that is not a JSON object is skipped: that is a
+ * verification matter, and the file's verdict reports it.
  */
 export async function* resolvedRecords(
   reader: SessionReader,
@@ -71,17 +73,22 @@ export async function* resolvedRecords(
 ): AsyncGenerator<{ record: SessionRecord; raw: RawRecord }> {
   const blobs = new BlobResolver(reader);
   for await (const raw of reader.lines({ fromSeq })) {
-    let record: SessionRecord;
+    let parsed: unknown;
     try {
-      record = JSON.parse(raw.line) as SessionRecord;
+      parsed = JSON.parse(raw.line);
     } catch {
       continue;
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) continue;
+    let record = parsed as SessionRecord;
     if (record.type === 'blob' && typeof record.sha256 === 'string') {
       blobs.remember(record.sha256, record.value, raw.line.length);
     } else if (raw.line.includes('"$blob"') || raw.line.includes('"$lit"')) {
       record = (await blobs.resolve(record)) as SessionRecord;
     }
+    record.seq = raw.seq;
+    if (typeof record.ts !== 'string') record.ts = '';
+    if (typeof record.type !== 'string') record.type = String(record.type);
     yield { record, raw };
   }
 }

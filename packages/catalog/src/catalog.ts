@@ -1,5 +1,17 @@
 import { hash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, type Stats, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import {
   lockHolder,
@@ -101,7 +113,8 @@ export interface StatsOptions {
 }
 
 export interface StatsRow {
-  key: string;
+  /** The workflow or identity; null for sessions without one. */
+  key: string | null;
   sessions: number;
   model_calls: number;
   tool_calls: number;
@@ -143,9 +156,11 @@ export interface CatalogStats {
 export class AmbiguousSessionError extends Error {
   constructor(
     readonly ref: string,
+    /** The most recent of them (at most 10). */
     readonly candidates: SessionSummary[],
+    readonly total: number = candidates.length,
   ) {
-    super(`"${ref}" matches ${candidates.length} sessions`);
+    super(`"${ref}" matches ${total} sessions`);
     this.name = 'AmbiguousSessionError';
   }
 }
@@ -162,10 +177,8 @@ function isDamage(error: unknown): boolean {
 
 /** Plain words as FTS5 phrases (each must occur; `word*` is a prefix); punctuation cannot be a syntax error. */
 export function ftsQuery(input: string): string {
-  const terms = input
-    .split(/\s+/)
-    .map((term) => term.replaceAll('"', ''))
-    .filter(Boolean);
+  // A double quote separates words like a space: it would end an FTS5 phrase early.
+  const terms = input.split(/[\s"]+/).filter(Boolean);
   return terms
     .map((term) => (term.length > 1 && term.endsWith('*') ? `"${term.slice(0, -1)}"*` : `"${term}"`))
     .join(' ');
@@ -187,6 +200,11 @@ function globToLike(pattern: string): string {
   return escapeLike(pattern).replaceAll('*', '%');
 }
 
+/** What changes whenever a file's content may have: ctime cannot be set back by `touch`, inode changes on replace. */
+function fileStamp(stat: Stats): string {
+  return `${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}:${stat.ino}:${stat.dev}`;
+}
+
 function textHash(text: string): bigint {
   return hash('sha256', text, 'buffer').readBigInt64BE(0);
 }
@@ -196,8 +214,7 @@ interface FileState {
   id: number;
   path: string;
   status: string;
-  file_size: number;
-  file_mtime_ms: number;
+  file_stamp: string;
 }
 
 interface SessionRow {
@@ -206,7 +223,7 @@ interface SessionRow {
   session_id: string | null;
   status: string;
   file_size: number;
-  file_mtime_ms: number;
+  file_stamp: string;
   indexed_seq: number;
   fold_json: string | null;
   summary_json: string | null;
@@ -235,8 +252,9 @@ export class Catalog {
 
   /** Opens (creating when needed) the catalog of an agent-replay directory. */
   static open(dir: string, options: CatalogOptions = {}): Catalog {
-    const root = resolve(dir);
-    mkdirSync(root, { recursive: true, mode: 0o700 });
+    mkdirSync(resolve(dir), { recursive: true, mode: 0o700 });
+    // One spelling of the directory, so a symlinked path does not index the same files again under other names.
+    const root = realpathSync(resolve(dir));
     const db = Catalog.openDatabase(join(root, 'catalog.sqlite'), options);
     return new Catalog(root, db, options);
   }
@@ -252,6 +270,14 @@ export class Catalog {
   }
 
   private static connect(path: string, options: CatalogOptions): Db {
+    // The catalog holds tool arguments and outputs: as private as the sessions. SQLite gives its -wal and -shm files
+    // the database file's mode, so creating that 0600 first covers all three.
+    closeSync(openSync(path, 'a', 0o600));
+    try {
+      chmodSync(path, 0o600); // an older catalog created with the umask's mode
+    } catch {
+      // someone else's catalog in a shared directory: theirs to keep private
+    }
     const db = new Database(path, { timeout: options.busyTimeoutMs ?? 30_000 });
     try {
       db.pragma('journal_mode = WAL');
@@ -288,19 +314,39 @@ export class Catalog {
     );
   }
 
-  /** Runs a catalog operation; a catalog found damaged midway is rebuilt once and the operation retried. */
+  /** Runs an indexing operation; a catalog found damaged midway is rebuilt once and the operation retried. */
   private async withRecovery<T>(operation: () => Promise<T> | T): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       if (!isDamage(error)) throw error;
-      this.db.close();
-      this.statements.clear();
-      Catalog.setAside(this.path, error, this.options);
-      this.db = Catalog.connect(this.path, this.options);
+      this.replaceDatabase(error);
       await this.indexAll({});
       return operation();
     }
+  }
+
+  /**
+   * Runs a query. Damage found by a query (say in the full-text index, which a listing never touches) sets the
+   * catalog aside and throws CatalogDamagedError: the next `sync()` builds a new one from the files.
+   */
+  private read<T>(query: () => T): T {
+    try {
+      return query();
+    } catch (error) {
+      if (!isDamage(error)) throw error;
+      this.replaceDatabase(error);
+      throw new CatalogDamagedError(this.path, error as Error);
+    }
+  }
+
+  /** A new, empty database: the damaged one kept aside (with a warning), or on request simply deleted. */
+  private replaceDatabase(damage: unknown): void {
+    this.db.close();
+    this.statements.clear();
+    if (damage) Catalog.setAside(this.path, damage, this.options);
+    else for (const suffix of ['', '-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
+    this.db = Catalog.connect(this.path, this.options);
   }
 
   close(): void {
@@ -318,7 +364,8 @@ export class Catalog {
   }
 
   private async indexAll(options: SyncOptions): Promise<SyncReport> {
-    if (options.rebuild) this.clear();
+    // Starting over means a new file: DELETEs would keep whatever damage the old one had.
+    if (options.rebuild) this.replaceDatabase(undefined);
     const files = this.sessionFiles();
     const report: SyncReport = {
       files: files.length,
@@ -332,7 +379,7 @@ export class Catalog {
     };
     // Only what tells an unchanged file from a changed one: the wide columns are read for changed files only.
     const rows = new Map(
-      this.sql<[], FileState>('SELECT id, path, status, file_size, file_mtime_ms FROM sessions')
+      this.sql<[], FileState>('SELECT id, path, status, file_stamp FROM sessions')
         .all()
         .map((row) => [row.path, row]),
     );
@@ -347,15 +394,15 @@ export class Catalog {
       } catch {
         continue; // vanished between readdir and stat
       }
-      if (known && known.file_size === stat.size && known.file_mtime_ms === stat.mtimeMs) {
+      if (known && known.file_stamp === fileStamp(stat)) {
         if (known.status === 'recording') this.refreshLiveness(known);
         report.unchanged++;
       } else await this.indexFileInto(path, stat, report);
     }
     options.onProgress?.({ done: files.length, total: files.length, file: '' });
-    // Files that are gone (deleted or moved away) leave the catalog.
+    // Rows of files that are no longer under this sessions dir leave the catalog: deleted or moved files, and the
+    // old absolute paths of a catalog whose directory was copied or moved (evidence gets copied).
     for (const row of rows.values()) {
-      if (existsSync(row.path)) continue;
       this.forget(row.id);
       report.removed++;
     }
@@ -401,15 +448,14 @@ export class Catalog {
     stat: Stats,
   ): Promise<'unchanged' | 'concurrent' | { records: number; documents: number }> {
     let row = this.rowFor(path);
-    if (row && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs) return 'unchanged';
+    if (row && row.file_stamp === fileStamp(stat)) return 'unchanged';
     if (!row) {
       this.sql('INSERT OR IGNORE INTO sessions (path) VALUES (?)').run(path);
       row = this.rowFor(path);
       if (!row) return 'concurrent';
       // Another process inserted and finished this file between our lookup and our insert: it is theirs. Going on
       // would re-commit the same summary and report the file as indexed by both processes.
-      if (row.fold_json !== null && row.file_size === stat.size && row.file_mtime_ms === stat.mtimeMs)
-        return 'concurrent';
+      if (row.fold_json !== null && row.file_stamp === fileStamp(stat)) return 'concurrent';
     }
     const id = row.id;
     let reader: SessionReader;
@@ -451,7 +497,10 @@ export class Catalog {
     const fold = new SessionFold(previous ?? emptyFoldState());
     const seen = previous ? this.seenTexts(id) : new Set<bigint>();
     const fromSeq = previous ? expectedSeq + 1 : 1;
+    // committedSeq is what the catalog holds (the concurrency check); readSeq is how far this pass has read, which
+    // starts from 0 when the file is indexed from scratch.
     let committedSeq = expectedSeq;
+    let readSeq = previous ? expectedSeq : 0;
     let first = !previous;
     let docs: SearchDoc[] = [];
     let newTexts: bigint[] = [];
@@ -486,6 +535,7 @@ export class Catalog {
     for await (const { record, raw } of resolvedRecords(reader, fromSeq)) {
       const doc = fold.add(record, raw.line, isNewText);
       if (doc) docs.push(doc);
+      readSeq = raw.seq;
       records++;
       if (records % BATCH_RECORDS === 0 && !flush(raw.seq)) return 'concurrent';
     }
@@ -494,14 +544,7 @@ export class Catalog {
     const ok = this.commit(id, committedSeq, () => {
       if (first) this.clearDocs(id);
       this.insertDocs(id, docs, newTexts);
-      this.writeSummary(
-        id,
-        state,
-        verdict,
-        stat,
-        Math.max(committedSeq, state.records),
-        reader.header.session_id,
-      );
+      this.writeSummary(id, state, verdict, stat, readSeq, reader.header.session_id);
     });
     if (!ok) return 'concurrent';
     return { records, documents: documents + docs.length };
@@ -571,7 +614,7 @@ export class Catalog {
           identity_json = ?, started_at = ?, ended_at = ?, status = ?, verdict = ?, verdict_summary = ?, signed = ?,
           records = ?, spans = ?, model_calls = ?, tool_calls = ?, handoffs = ?, policy_decisions = ?,
           approvals_requested = ?, errors = ?, denials = ?, traces = ?, input_tokens = ?, output_tokens = ?,
-          total_tokens = ?, cached_input_tokens = ?, summary_json = ?, file_size = ?, file_mtime_ms = ?,
+          total_tokens = ?, cached_input_tokens = ?, summary_json = ?, file_size = ?, file_mtime_ms = ?, file_stamp = ?,
           indexed_seq = ?, fold_json = ?, indexed_at = ? WHERE id = ?`,
     ).run(
       summary.session_id,
@@ -603,6 +646,7 @@ export class Catalog {
       JSON.stringify(summary),
       stat.size,
       stat.mtimeMs,
+      fileStamp(stat),
       indexedSeq,
       JSON.stringify(fold),
       new Date().toISOString(),
@@ -626,7 +670,7 @@ export class Catalog {
     const principal = fold.identity;
     for (const name of [principal?.subject, principal?.email, principal?.name])
       if (name) who.run(name, id, 'principal');
-    for (const subject of fold.approvers) who.run(subject, id, 'approver');
+    for (const name of [...fold.approvers, ...fold.approver_aliases]) who.run(name, id, 'approver');
   }
 
   /** A session listed as recording whose writer died since is, in truth, incomplete. */
@@ -649,24 +693,12 @@ export class Catalog {
       .immediate();
   }
 
-  private clear(): void {
-    this.db
-      .transaction(() => {
-        for (const table of [
-          'docs',
-          'seen_texts',
-          'session_tools',
-          'session_models',
-          'session_identities',
-          'sessions',
-        ])
-          this.sql(`DELETE FROM ${table}`).run();
-      })
-      .immediate();
-  }
-
   /** Sessions matching the filter, most recent first. */
   list(filter: ListFilter = {}): SessionSummary[] {
+    return this.read(() => this.listRows(filter));
+  }
+
+  private listRows(filter: ListFilter): SessionSummary[] {
     const where: string[] = ['summary_json IS NOT NULL'];
     const params: (string | number)[] = [];
     const since = timeBound(filter.since, '--since');
@@ -715,9 +747,13 @@ export class Catalog {
 
   /** The catalog's summary of one session file (after `sync`). */
   get(path: string): SessionSummary | undefined {
+    return this.read(() => this.getRow(path));
+  }
+
+  private getRow(path: string): SessionSummary | undefined {
     const row = this.sql<[string], { summary_json: string | null }>(
       'SELECT summary_json FROM sessions WHERE path = ?',
-    ).get(resolve(path));
+    ).get(canonicalPath(path));
     return row?.summary_json ? (JSON.parse(row.summary_json) as SessionSummary) : undefined;
   }
 
@@ -726,33 +762,51 @@ export class Catalog {
    * throws AmbiguousSessionError listing the candidates when several do.
    */
   find(ref: string): SessionSummary | undefined {
-    if (ref === 'latest') return this.list({ limit: 1 })[0];
-    const exact = this.summaries('session_id = ?', ref);
-    if (exact.length === 1) return exact[0];
-    if (exact.length > 1) throw new AmbiguousSessionError(ref, exact);
-    const byPrefix = this.summaries("session_id LIKE ? ESCAPE '\\'", `${escapeLike(ref)}%`);
-    if (byPrefix.length > 1) throw new AmbiguousSessionError(ref, byPrefix);
-    return byPrefix[0];
+    return this.read(() => this.findRow(ref));
   }
 
-  private summaries(where: string, param: string): SessionSummary[] {
-    return this.sql<[string], { summary_json: string }>(
-      `SELECT summary_json FROM sessions WHERE summary_json IS NOT NULL AND ${where}
-         ORDER BY started_at DESC NULLS LAST LIMIT 50`,
+  private findRow(ref: string): SessionSummary | undefined {
+    if (ref === 'latest') return this.list({ limit: 1 })[0];
+    if (ref === '') return undefined;
+    for (const [where, param] of [
+      ['session_id = ?', ref],
+      ["session_id LIKE ? ESCAPE '\\'", `${escapeLike(ref)}%`],
+    ] as const) {
+      const matches = this.summaries(where, param);
+      if (matches.total > 1) throw new AmbiguousSessionError(ref, matches.first, matches.total);
+      if (matches.total === 1) return matches.first[0];
+    }
+    return undefined;
+  }
+
+  /** How many sessions match, and the most recent few of them (enough to tell a person what to type). */
+  private summaries(where: string, param: string): { total: number; first: SessionSummary[] } {
+    const condition = `summary_json IS NOT NULL AND ${where}`;
+    const total =
+      this.sql<[string], { n: number }>(`SELECT COUNT(*) AS n FROM sessions WHERE ${condition}`).get(param)
+        ?.n ?? 0;
+    const first = this.sql<[string], { summary_json: string }>(
+      `SELECT summary_json FROM sessions WHERE ${condition} ORDER BY started_at DESC NULLS LAST LIMIT 10`,
     )
       .all(param)
       .map((row) => JSON.parse(row.summary_json) as SessionSummary);
+    return { total, first };
   }
 
   /** Full-text search over tool names, arguments and outputs, messages, policy reasons and identities. */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
+    return this.read(() => this.searchRows(query, options));
+  }
+
+  private searchRows(query: string, options: SearchOptions): SearchHit[] {
     const match = options.raw ? query : ftsQuery(query);
     if (!match.trim()) throw new RangeError('empty search query');
     const where = ['docs MATCH ?'];
     const params: (string | number)[] = [match];
     if (options.sessionPath) {
-      const id = this.rowFor(resolve(options.sessionPath))?.id;
-      if (id === undefined) return [];
+      const id = this.rowFor(canonicalPath(options.sessionPath))?.id;
+      if (id === undefined)
+        throw new RangeError(`${options.sessionPath} is not a session under ${this.sessionsDir}`);
       where.push('docs.rowid BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)'); // see clearDocs
       params.push(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
     }
@@ -802,6 +856,10 @@ export class Catalog {
 
   /** Aggregate figures over the sessions that overlap a time range. */
   stats(options: StatsOptions = {}): CatalogStats {
+    return this.read(() => this.statsRows(options));
+  }
+
+  private statsRows(options: StatsOptions): CatalogStats {
     const since = timeBound(options.since, '--since') ?? null;
     const until = timeBound(options.until, '--until') ?? null;
     const where = ['summary_json IS NOT NULL'];
@@ -856,8 +914,17 @@ export class Catalog {
 
   /** Whether a path lies inside this catalog's sessions dir. */
   contains(path: string): boolean {
-    const rel = relative(this.sessionsDir, resolve(path));
+    const rel = relative(this.sessionsDir, canonicalPath(path));
     return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep);
+  }
+}
+
+/** The path with symlinks resolved (as the catalog stores it), or just absolute when it does not exist. */
+function canonicalPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
   }
 }
 
@@ -867,6 +934,17 @@ export function sessionFilesUnder(folder: string): string[] {
   return (readdirSync(folder, { recursive: true, encoding: 'utf8' }) as string[])
     .filter((name) => name.endsWith('.arec'))
     .sort();
+}
+
+/** A query found the catalog damaged; it was set aside, and the next `sync()` rebuilds it from the files. */
+export class CatalogDamagedError extends Error {
+  constructor(
+    readonly catalogPath: string,
+    override readonly cause: Error,
+  ) {
+    super(`${catalogPath}: damaged (${cause.message}); it was set aside and is rebuilt on the next sync`);
+    this.name = 'CatalogDamagedError';
+  }
 }
 
 class OutdatedCatalog extends Error {

@@ -1,6 +1,7 @@
 export {
   AmbiguousSessionError,
   Catalog,
+  CatalogDamagedError,
   type CatalogOptions,
   type CatalogStats,
   ftsQuery,

@@ -2,7 +2,7 @@
  * The catalog's tables. The catalog is a cache of the session files: when this version changes, an old catalog is
  * simply rebuilt from the files, so there are no migrations.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * A search document's rowid packs the session's row id and the record's seq, so the documents of one session are a
@@ -14,7 +14,9 @@ export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS sessions (
-  id INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never reused, so an indexer still holding the id of a forgotten file cannot write into
+  -- another file's row.
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   path TEXT NOT NULL UNIQUE,
   session_id TEXT,
   trace_id TEXT,
@@ -45,6 +47,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   summary_json TEXT,
   file_size INTEGER NOT NULL DEFAULT 0,
   file_mtime_ms REAL NOT NULL DEFAULT 0,
+  -- size, mtime, ctime and inode: an edit that restores size and mtime (touch -r) still changes ctime.
+  file_stamp TEXT NOT NULL DEFAULT '',
   indexed_seq INTEGER NOT NULL DEFAULT 0,
   fold_json TEXT,
   indexed_at TEXT

@@ -47,6 +47,8 @@ export interface FoldState {
   workflow: string | null;
   identity: SessionIdentity | null;
   approvers: string[];
+  /** Emails and names of the approvers, so `--identity` finds them by any of the three. */
+  approver_aliases: string[];
   first_ts: string | null;
   last_ts: string | null;
   last_trace_start_seq: number;
@@ -100,6 +102,7 @@ export function emptyFoldState(): FoldState {
     workflow: null,
     identity: null,
     approvers: [],
+    approver_aliases: [],
     first_ts: null,
     last_ts: null,
     last_trace_start_seq: 0,
@@ -123,9 +126,12 @@ function identityOf(value: unknown): SessionIdentity | null {
   return identity;
 }
 
+/** Nesting deeper than this is not searched (a forged file can nest 50,000 levels; agents' data never does). */
+const MAX_TEXT_DEPTH = 128;
+
 /** Every string leaf of a value, depth-first, skipping structural keys. Stops collecting at `budget` chars. */
-function collectStrings(value: unknown, out: string[], budget: { chars: number }, key = ''): void {
-  if (budget.chars <= 0) return;
+function collectStrings(value: unknown, out: string[], budget: { chars: number }, key = '', depth = 0): void {
+  if (budget.chars <= 0 || depth > MAX_TEXT_DEPTH) return;
   if (typeof value === 'string') {
     if (value && !STRUCTURAL_KEYS.has(key)) {
       out.push(value);
@@ -134,9 +140,9 @@ function collectStrings(value: unknown, out: string[], budget: { chars: number }
   } else if (typeof value === 'number' || typeof value === 'boolean') {
     if (!STRUCTURAL_KEYS.has(key)) out.push(String(value));
   } else if (Array.isArray(value)) {
-    for (const item of value) collectStrings(item, out, budget, key);
+    for (const item of value) collectStrings(item, out, budget, key, depth + 1);
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) collectStrings(v, out, budget, k);
+    for (const [k, v] of Object.entries(value)) collectStrings(v, out, budget, k, depth + 1);
   }
 }
 
@@ -232,6 +238,8 @@ export class SessionFold {
       case 'identity': {
         const who = identityOf(record.identity ?? record);
         if (who && !s.approvers.includes(who.subject)) s.approvers.push(who.subject);
+        for (const alias of [who?.email, who?.name])
+          if (alias && !s.approver_aliases.includes(alias)) s.approver_aliases.push(alias);
         break;
       }
       case 'session.end':

@@ -1,4 +1,15 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionReader, SessionWriter } from '@agent-replay/format';
@@ -339,6 +350,108 @@ describe('sessions recorded by the real recorder', () => {
     // Redactions are recovered from the [REDACTED:kind:…] markers in the records.
     expect(crashed?.redactions).toEqual(sealed.redactions);
     expect(catalog.search('over limit')[0]).toMatchObject({ kind: 'policy', name: 'refund' });
+    catalog.close();
+  });
+});
+
+/** A forger's writer: valid hashes around a record line chosen byte for byte (the real writer refuses this). */
+async function writeForged(path: string, lines: string[]): Promise<void> {
+  const writer = await SessionWriter.create(path);
+  const internals = writer as unknown as { nextSeq: number; push(line: string, ts: string): void };
+  for (const line of lines) {
+    internals.nextSeq++;
+    internals.push(line, '2026-11-21T00:00:00.000000Z');
+  }
+  await writer.close();
+}
+
+describe('regressions from review', () => {
+  it('a record cannot claim another seq: a hit points where the record really is', async () => {
+    const dir = agentReplayDir();
+    await writeSession(dir, 'trace_victim', [start('w', 'a'), toolSpan('t', 'harmless', 'x')]);
+    const forged = join(dir, 'sessions', 'zz-forged.arec');
+    await writeForged(forged, [
+      '{"seq":-4294967295,"span":{"data":{"input":"plantedneedle","name":"t","type":"function"},"kind":"function"},"ts":"2026-11-21T00:00:00.000000Z","type":"span.end"}',
+      `{"seq":"\\u001b]0;x\\u0007","ts":7,"type":"identity","identity":{"subject":"${'['.repeat(1)}x"}}`,
+    ]);
+    const catalog = Catalog.open(dir);
+    const report = await catalog.sync();
+    expect(report.failures).toEqual([]);
+    const hits = catalog.search('plantedneedle');
+    expect(hits.map((h) => [h.path, h.seq])).toEqual([[forged, 1]]);
+    expect(catalog.list()).toHaveLength(2);
+    catalog.close();
+  });
+
+  it('indexes a file nested deeper than any agent data, and counts a replaced then grown file completely', async () => {
+    const dir = agentReplayDir();
+    const deep = `${'['.repeat(50_000)}"bottom"${']'.repeat(50_000)}`;
+    const path = join(dir, 'sessions', 'x.arec');
+    await writeForged(path, [
+      `{"seq":1,"span":{"data":{"input":${deep},"name":"t","type":"function"},"kind":"function"},"ts":"2026-11-21T00:00:00.000000Z","type":"span.end"}`,
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `{"seq":${i + 2},"ts":"2026-11-21T00:00:00.000000Z","type":"trace.start"}`,
+      ),
+    ]);
+    const catalog = Catalog.open(dir);
+    expect((await catalog.sync()).failures).toEqual([]);
+
+    // Replaced by a shorter session, which then grows past the old length.
+    rmSync(path);
+    await writeSession(dir, 'x', [start('w', 'a')]);
+    await catalog.sync();
+    const writer = await SessionWriter.open(path);
+    for (let i = 0; i < 60; i++) writer.append('span.end', toolSpan('grow', `moretok${i}`, 'x')[1]);
+    await writer.close();
+    await catalog.sync();
+    expect(catalog.list()[0]?.by_tool.grow?.calls).toBe(60);
+    expect(catalog.search('moretok50')).toHaveLength(1);
+    catalog.close();
+  });
+
+  it('sees an edit that restores size and mtime, keeps the catalog private, and forgets a copied dir’s old paths', async () => {
+    const dir = agentReplayDir();
+    const path = await writeSession(dir, 'trace_t', [start('w', 'a'), toolSpan('t', 'x', 'y')]);
+    const catalog = Catalog.open(dir);
+    await catalog.sync();
+    expect(statSync(join(dir, 'catalog.sqlite')).mode & 0o777).toBe(0o600);
+    expect(catalog.list()[0]?.verdict).toBe('VALID');
+    const { mtime, atime } = statSync(path);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 200] = (bytes[bytes.length - 200] ?? 0) ^ 0xff;
+    writeFileSync(path, bytes);
+    utimesSync(path, atime, mtime); // `touch -r`: same size, same mtime
+    await catalog.sync();
+    expect(catalog.list()[0]?.verdict).not.toBe('VALID');
+    catalog.close();
+
+    const copy = `${dir}-copy`;
+    roots.push(copy);
+    cpSync(dir, copy, { recursive: true });
+    const copied = Catalog.open(copy);
+    const report = await copied.sync();
+    expect(report.removed).toBe(1);
+    expect(copied.list().map((s) => s.path)).toEqual([join(realpathSync(copy), 'sessions', 'trace_t.arec')]);
+    copied.close();
+  });
+
+  it('an ambiguous prefix reports how many sessions it matches, not just the ones it lists', async () => {
+    const dir = agentReplayDir();
+    for (let i = 0; i < 14; i++)
+      await writeSession(dir, `trace_p${String(i).padStart(2, '0')}`, [start('w', 'a')]);
+    const catalog = Catalog.open(dir);
+    await catalog.sync();
+    const error = (() => {
+      try {
+        catalog.find('trace_p');
+      } catch (caught) {
+        return caught as AmbiguousSessionError;
+      }
+    })();
+    expect(error?.total).toBe(14);
+    expect(error?.candidates).toHaveLength(10);
+    expect(catalog.find('')).toBeUndefined();
     catalog.close();
   });
 });

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { ListFilter, SessionSummary } from '@agent-replay/catalog';
 import { withCatalog } from '../catalog-access.js';
 import { compact, count, identityLabel, paintStatus, paintVerdict, shortId, shortTime } from '../display.js';
@@ -24,7 +25,8 @@ export async function lsCommand(dir: string, options: LsCommandOptions): Promise
   }
   const columns: Column<SessionSummary>[] = [
     { header: 'STARTED', value: (s) => shortTime(s.started_at) },
-    { header: 'SESSION', value: (s) => shortId(s.session_id) },
+    // A file that is not a session has no id: its name says which one it is.
+    { header: 'SESSION', value: (s) => (s.session_id ? shortId(s.session_id) : basename(s.path)) },
     { header: 'WORKFLOW', value: (s) => s.workflow ?? '-', shrink: true },
     { header: 'IDENTITY', value: identityLabel, shrink: true },
     { header: 'STATUS', value: (s) => s.status, paint: (text, s) => paintStatus(style, s.status, text) },

@@ -1,6 +1,8 @@
-import { type SessionSummary, summarizeFile } from '@agent-replay/catalog';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Catalog, type SessionSummary, summarizeFile } from '@agent-replay/catalog';
 import type { SessionRecord } from '@agent-replay/format';
-import { openCatalog, resolveSessionPath, syncCatalog } from '../catalog-access.js';
+import { resolveSessionPath, syncCatalog } from '../catalog-access.js';
 import { bytes, compact, count, duration, paintStatus, paintVerdict, shortTime } from '../display.js';
 import { openSession } from '../open-session.js';
 import { escapeForTerminal, outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
@@ -90,16 +92,22 @@ async function notableEvents(path: string, limit: number): Promise<{ events: Not
   return { events, more };
 }
 
+/** From the catalog when the file is one of its sessions; otherwise (or with no usable catalog) from the file. */
 async function summaryOf(path: string, dir: string): Promise<SessionSummary> {
-  const catalog = openCatalog(dir);
-  try {
-    if (catalog.contains(path)) {
-      await syncCatalog(catalog);
-      const summary = catalog.get(path);
-      if (summary) return summary;
+  if (existsSync(join(dir, 'sessions'))) {
+    let catalog: Catalog | undefined;
+    try {
+      catalog = Catalog.open(dir);
+      if (catalog.contains(path)) {
+        await syncCatalog(catalog);
+        const summary = catalog.get(path);
+        if (summary) return summary;
+      }
+    } catch {
+      // a read-only or broken place for a catalog: the file alone answers
+    } finally {
+      catalog?.close();
     }
-  } finally {
-    catalog.close();
   }
   return summarizeFile(path);
 }
@@ -167,13 +175,15 @@ export async function showCommand(dir: string, ref: string, options: ShowCommand
     out.write(`${style.bold('Events')}\n`);
     for (const event of events) {
       const paint = event.kind === 'error' || /^(DENY|REJECTED)/.test(event.text) ? style.red : style.yellow;
-      const head = `  seq ${String(event.seq).padEnd(6)} ${shortTime(event.ts)}  `;
+      const head = sanitize(`  seq ${String(event.seq).padEnd(6)} ${shortTime(event.ts)}  `);
       out.write(`${head}${paint(truncate(sanitize(event.text), width - head.length))}\n`);
     }
     if (more)
       out.write(
         style.dim(
-          `  … ${count(more)} more (agent-replay cat ${s.session_id ?? path} --type policy.decision)\n`,
+          sanitize(
+            `  … ${count(more)} more (agent-replay cat ${s.session_id ?? path} --type policy.decision)`,
+          ) + '\n',
         ),
       );
   }

@@ -19,7 +19,7 @@ const num = (header: string, value: (row: StatsRow) => number, big = false): Col
 });
 
 const sessionColumns = (label: string): Column<StatsRow>[] => [
-  { header: label, value: (row) => row.key, shrink: true },
+  { header: label, value: (row) => row.key ?? '-', shrink: true },
   num('SESSIONS', (r) => r.sessions),
   num('MODEL', (r) => r.model_calls),
   num('TOOLS', (r) => r.tool_calls),
