@@ -40,9 +40,9 @@ export async function syncCatalog(
   try {
     const report = await catalog.sync({
       ...options,
-      onProgress: ({ done, total, file }) => {
+      onProgress: ({ done, total, file, records }) => {
         progress.setTotal(total);
-        progress.tick(done - shown, file);
+        progress.tick(done - shown, records ? `${file} · ${records.toLocaleString('en-US')} records` : file);
         shown = done;
       },
     });

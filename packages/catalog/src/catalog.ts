@@ -41,6 +41,8 @@ export interface SyncProgress {
   total: number;
   /** The file being indexed now (relative to the sessions dir). */
   file: string;
+  /** Records of that file indexed so far, reported every few thousand (a large file takes a while). */
+  records?: number;
 }
 
 export interface SyncOptions {
@@ -397,7 +399,11 @@ export class Catalog {
       if (known && known.file_stamp === fileStamp(stat)) {
         if (known.status === 'recording') this.refreshLiveness(known);
         report.unchanged++;
-      } else await this.indexFileInto(path, stat, report);
+      } else {
+        const onRecords = (records: number) =>
+          options.onProgress?.({ done: i, total: files.length, file: name, records });
+        await this.indexFileInto(path, stat, report, onRecords);
+      }
     }
     options.onProgress?.({ done: files.length, total: files.length, file: '' });
     // Rows of files that are no longer under this sessions dir leave the catalog: deleted or moved files, and the
@@ -409,9 +415,14 @@ export class Catalog {
     return report;
   }
 
-  private async indexFileInto(path: string, stat: Stats, report: SyncReport): Promise<void> {
+  private async indexFileInto(
+    path: string,
+    stat: Stats,
+    report: SyncReport,
+    onRecords: (records: number) => void,
+  ): Promise<void> {
     try {
-      const outcome = await this.indexFile(path, stat);
+      const outcome = await this.indexFile(path, stat, onRecords);
       if (outcome === 'unchanged') report.unchanged++;
       else if (outcome === 'concurrent') report.concurrent++;
       else {
@@ -446,6 +457,7 @@ export class Catalog {
   private async indexFile(
     path: string,
     stat: Stats,
+    onRecords: (records: number) => void,
   ): Promise<'unchanged' | 'concurrent' | { records: number; documents: number }> {
     let row = this.rowFor(path);
     if (row && row.file_stamp === fileStamp(stat)) return 'unchanged';
@@ -480,7 +492,15 @@ export class Catalog {
         stat.size < row.file_size ||
         (previous.session_id !== null && previous.session_id !== reader.header.session_id) ||
         reader.recordCount < row.indexed_seq;
-      return await this.indexRecords(id, path, reader, stat, restart ? undefined : previous, row.indexed_seq);
+      return await this.indexRecords(
+        id,
+        path,
+        reader,
+        stat,
+        restart ? undefined : previous,
+        row.indexed_seq,
+        onRecords,
+      );
     } finally {
       reader.close();
     }
@@ -493,6 +513,7 @@ export class Catalog {
     stat: Stats,
     previous: FoldState | undefined,
     expectedSeq: number,
+    onRecords: (records: number) => void,
   ): Promise<'concurrent' | { records: number; documents: number }> {
     const fold = new SessionFold(previous ?? emptyFoldState());
     const seen = previous ? this.seenTexts(id) : new Set<bigint>();
@@ -537,7 +558,10 @@ export class Catalog {
       if (doc) docs.push(doc);
       readSeq = raw.seq;
       records++;
-      if (records % BATCH_RECORDS === 0 && !flush(raw.seq)) return 'concurrent';
+      if (records % BATCH_RECORDS === 0) {
+        if (!flush(raw.seq)) return 'concurrent';
+        onRecords(records);
+      }
     }
     const state = fold.finish();
     const verdict = await verdictOf(path);
