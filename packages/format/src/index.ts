@@ -9,7 +9,6 @@ export {
 export { type Codec, CodecError, type CodecName, getCodec, nativeZstdAvailable } from './codec.js';
 export * from './constants.js';
 export { SessionFileError, SessionLockedError } from './errors.js';
-export { lockHolder } from './lock.js';
 export {
   dssePae,
   generateSigningKey,
@@ -22,6 +21,7 @@ export {
   signDsse,
   verifyDsse,
 } from './keys.js';
+export { lockHolder } from './lock.js';
 export {
   consistencyProof,
   EMPTY_ROOT,
