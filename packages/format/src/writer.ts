@@ -293,6 +293,9 @@ export class SessionWriter {
         },
         { flush: true },
       );
+      // On disk before the caller goes on: the file was just truncated, and until this record is durable a crash
+      // would leave the sidecar as the only trace of the recovery.
+      await writer.sync();
     }
     return writer;
   }
