@@ -84,35 +84,58 @@ function candidateLine(summary: SessionSummary): string {
   return `  ${summary.session_id ?? '?'}  ${summary.started_at ?? ''}  ${summary.workflow ?? ''}  ${summary.path}`;
 }
 
-/**
- * A `<session>` argument: a file path, a session id, a unique id prefix, or `latest`. Returns the file path;
- * an ambiguous prefix is an error listing the candidates.
- */
-export async function resolveSessionPath(ref: string, dir: string): Promise<string> {
+/** A `<session>` argument that names a file: its absolute path; undefined for an id, prefix or `latest`. */
+function sessionFile(ref: string): string | undefined {
   if (existsSync(ref)) {
     if (statSync(ref).isFile()) return resolve(ref);
     throw new UserError(`${ref} is a directory; give a session file, id, id prefix or latest`);
   }
   if (looksLikePath(ref)) throw new UserError(`${ref}: no such file`);
+  return undefined;
+}
+
+/** A session id, unique id prefix or `latest` looked up in an up-to-date catalog; user errors when none or many. */
+function findInCatalog(catalog: Catalog, ref: string): SessionSummary {
+  let found: SessionSummary | undefined;
+  try {
+    found = catalog.find(ref);
+  } catch (error) {
+    if (!(error instanceof AmbiguousSessionError)) throw error;
+    const list = error.candidates.map(candidateLine).join('\n');
+    const more =
+      error.total > error.candidates.length ? `\n  … and ${error.total - error.candidates.length} more` : '';
+    throw new UserError(`"${ref}" matches ${error.total} sessions; say which:\n${list}${more}`);
+  }
+  if (found) return found;
+  throw new UserError(
+    ref === 'latest'
+      ? `no sessions in ${catalog.sessionsDir}`
+      : `no session "${ref}" in ${catalog.sessionsDir} (\`agent-replay ls\` lists them; a file path works too)`,
+  );
+}
+
+/**
+ * A `<session>` argument: a file path, a session id, a unique id prefix, or `latest`. Returns the file, and its
+ * catalog summary when the catalog was needed to find it; an ambiguous prefix is an error listing the candidates.
+ */
+export async function resolveSession(
+  ref: string,
+  dir: string,
+): Promise<{ path: string; summary?: SessionSummary }> {
+  const path = sessionFile(ref);
+  if (path) return { path };
   return withCatalog(dir, (catalog) => {
-    let found: SessionSummary | undefined;
-    try {
-      found = catalog.find(ref);
-    } catch (error) {
-      if (!(error instanceof AmbiguousSessionError)) throw error;
-      const list = error.candidates.map(candidateLine).join('\n');
-      const more =
-        error.total > error.candidates.length
-          ? `\n  … and ${error.total - error.candidates.length} more`
-          : '';
-      throw new UserError(`"${ref}" matches ${error.total} sessions; say which:\n${list}${more}`);
-    }
-    if (found) return found.path;
-    const where = resolve(dir, 'sessions');
-    throw new UserError(
-      ref === 'latest'
-        ? `no sessions in ${where}`
-        : `no session "${ref}" in ${where} (\`agent-replay ls\` lists them; a file path works too)`,
-    );
+    const summary = findInCatalog(catalog, ref);
+    return { path: summary.path, summary };
   });
+}
+
+/** The file a `<session>` argument names. */
+export async function resolveSessionPath(ref: string, dir: string): Promise<string> {
+  return (await resolveSession(ref, dir)).path;
+}
+
+/** The file a `<session>` argument names, looked up in a catalog the caller has open and up to date. */
+export function resolveSessionIn(catalog: Catalog, ref: string): string {
+  return sessionFile(ref) ?? findInCatalog(catalog, ref).path;
 }

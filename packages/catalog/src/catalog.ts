@@ -211,6 +211,53 @@ function textHash(text: string): bigint {
   return hash('sha256', text, 'buffer').readBigInt64BE(0);
 }
 
+/** The clauses of a WHERE and their parameters, built up in step so they cannot drift apart. */
+class Where {
+  readonly clauses: string[] = [];
+  readonly params: (string | number)[] = [];
+
+  constructor(clause?: string, ...params: (string | number)[]) {
+    if (clause) this.add(clause, ...params);
+  }
+
+  add(clause: string, ...params: (string | number)[]): this {
+    this.clauses.push(clause);
+    this.params.push(...params);
+    return this;
+  }
+
+  /** `column IN (…)`, when there are values. */
+  oneOf(column: string, values: readonly string[] | undefined): this {
+    return values?.length ? this.add(`${column} IN (${values.map(() => '?').join(', ')})`, ...values) : this;
+  }
+
+  /** `column LIKE pattern` with `*` wildcards, when there is a pattern. */
+  like(column: string, pattern: string | undefined): this {
+    return pattern ? this.add(`${column} LIKE ? ESCAPE '\\'`, globToLike(pattern)) : this;
+  }
+
+  /** Sessions with a row in `table` whose `column` is LIKE the pattern, when there is a pattern. */
+  withRowLike(table: string, column: string, pattern: string | undefined): this {
+    return pattern
+      ? this.add(
+          `id IN (SELECT session FROM ${table} WHERE ${column} LIKE ? ESCAPE '\\')`,
+          globToLike(pattern),
+        )
+      : this;
+  }
+
+  /** Sessions that overlap a time range: ended at or after its start, started at or before its end. */
+  overlapping(since: string | undefined, until: string | undefined): this {
+    if (since) this.add('ended_at >= ?', since);
+    if (until) this.add('started_at <= ?', until);
+    return this;
+  }
+
+  toString(): string {
+    return this.clauses.join(' AND ');
+  }
+}
+
 /** What tells whether a file changed since it was indexed. */
 interface FileState {
   id: number;
@@ -479,7 +526,7 @@ export class Catalog {
       const verdict = await verdictOf(path);
       return this.commit(id, row.indexed_seq, () => {
         this.clearDocs(id);
-        this.writeSummary(id, emptyFoldState(), verdict, stat, 0);
+        this.writeSummary(id, path, emptyFoldState(), verdict, stat, 0);
       })
         ? { records: 0, documents: 0 }
         : 'concurrent';
@@ -568,7 +615,7 @@ export class Catalog {
     const ok = this.commit(id, committedSeq, () => {
       if (first) this.clearDocs(id);
       this.insertDocs(id, docs, newTexts);
-      this.writeSummary(id, state, verdict, stat, readSeq, reader.header.session_id);
+      this.writeSummary(id, path, state, verdict, stat, readSeq, reader.header.session_id);
     });
     if (!ok) return 'concurrent';
     return { records, documents: documents + docs.length };
@@ -623,15 +670,15 @@ export class Catalog {
 
   private writeSummary(
     id: number,
+    path: string,
     fold: FoldState,
     verdict: VerdictInfo,
     stat: Stats,
     indexedSeq: number,
     headerSessionId?: string,
   ): void {
-    const path = this.sql<[number], { path: string }>('SELECT path FROM sessions WHERE id = ?').get(id)?.path;
-    const holder = lockHolder(path ?? '');
-    const summary = summarize(path ?? '', fold, verdict, stat.size, holder?.alive === true, headerSessionId);
+    const writerAlive = lockHolder(path)?.alive === true;
+    const summary = summarize(path, fold, verdict, stat.size, writerAlive, headerSessionId);
     const { counts, usage } = summary;
     this.sql(
       `UPDATE sessions SET session_id = ?, trace_id = ?, group_id = ?, workflow = ?, identity_subject = ?,
@@ -723,49 +770,24 @@ export class Catalog {
   }
 
   private listRows(filter: ListFilter): SessionSummary[] {
-    const where: string[] = ['summary_json IS NOT NULL'];
-    const params: (string | number)[] = [];
-    const since = timeBound(filter.since, '--since');
-    const until = timeBound(filter.until, '--until');
-    if (since) {
-      where.push('ended_at >= ?');
-      params.push(since);
-    }
-    if (until) {
-      where.push('started_at <= ?');
-      params.push(until);
-    }
-    if (filter.workflow) {
-      where.push("workflow LIKE ? ESCAPE '\\'");
-      params.push(globToLike(filter.workflow));
-    }
-    if (filter.identity) {
-      where.push("id IN (SELECT session FROM session_identities WHERE subject LIKE ? ESCAPE '\\')");
-      params.push(globToLike(filter.identity));
-    }
-    if (filter.tool) {
-      where.push("id IN (SELECT session FROM session_tools WHERE tool LIKE ? ESCAPE '\\')");
-      params.push(globToLike(filter.tool));
-    }
-    if (filter.model) {
-      where.push("id IN (SELECT session FROM session_models WHERE model LIKE ? ESCAPE '\\')");
-      params.push(globToLike(filter.model));
-    }
-    if (filter.status?.length) {
-      where.push(`status IN (${filter.status.map(() => '?').join(', ')})`);
-      params.push(...filter.status);
-    }
-    if (filter.verdict?.length) {
-      where.push(`verdict IN (${filter.verdict.map(() => '?').join(', ')})`);
-      params.push(...filter.verdict.map((v) => v.toUpperCase()));
-    }
-    if (filter.denied) where.push('denials > 0');
+    const where = new Where('summary_json IS NOT NULL')
+      .overlapping(timeBound(filter.since, '--since'), timeBound(filter.until, '--until'))
+      .like('workflow', filter.workflow)
+      .withRowLike('session_identities', 'subject', filter.identity)
+      .withRowLike('session_tools', 'tool', filter.tool)
+      .withRowLike('session_models', 'model', filter.model)
+      .oneOf('status', filter.status)
+      .oneOf(
+        'verdict',
+        filter.verdict?.map((v) => v.toUpperCase()),
+      );
+    if (filter.denied) where.add('denials > 0');
     const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
     return this.sql<(string | number)[], { summary_json: string }>(
-      `SELECT summary_json FROM sessions WHERE ${where.join(' AND ')}
+      `SELECT summary_json FROM sessions WHERE ${where}
          ORDER BY started_at DESC NULLS LAST, path${limit}`,
     )
-      .all(...params)
+      .all(...where.params)
       .map((row) => JSON.parse(row.summary_json) as SessionSummary);
   }
 
@@ -825,39 +847,33 @@ export class Catalog {
   private searchRows(query: string, options: SearchOptions): SearchHit[] {
     const match = options.raw ? query : ftsQuery(query);
     if (!match.trim()) throw new RangeError('empty search query');
-    const where = ['docs MATCH ?'];
-    const params: (string | number)[] = [match];
+    const where = new Where('docs MATCH ?', match);
     if (options.sessionPath) {
       const id = this.rowFor(canonicalPath(options.sessionPath))?.id;
       if (id === undefined)
         throw new RangeError(`${options.sessionPath} is not a session under ${this.sessionsDir}`);
-      where.push('docs.rowid BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)'); // see clearDocs
-      params.push(id * SEQ_BITS, (id + 1) * SEQ_BITS - 1);
+      // see clearDocs for the casts
+      where.add(
+        'docs.rowid BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)',
+        id * SEQ_BITS,
+        (id + 1) * SEQ_BITS - 1,
+      );
     }
-    if (options.kind?.length) {
-      where.push(`docs.kind IN (${options.kind.map(() => '?').join(', ')})`);
-      params.push(...options.kind);
-    }
+    where.oneOf('docs.kind', options.kind);
     const since = timeBound(options.since, '--since');
     const until = timeBound(options.until, '--until');
-    if (since) {
-      where.push('docs.ts >= ?');
-      params.push(since);
-    }
-    if (until) {
-      where.push('docs.ts <= ?');
-      params.push(until);
-    }
+    if (since) where.add('docs.ts >= ?', since);
+    if (until) where.add('docs.ts <= ?', until);
     const order = options.order === 'time' ? 'docs.ts DESC' : 'rank';
-    params.push(Math.max(1, Math.floor(options.limit ?? 20)));
+    const limit = Math.max(1, Math.floor(options.limit ?? 20));
     const rows = this.sql<
       (string | number)[],
       { rowid: number; kind: string; name: string; ts: string; snippet: string }
     >(
       `SELECT docs.rowid AS rowid, docs.kind AS kind, docs.name AS name, docs.ts AS ts,
            snippet(docs, -1, char(1), char(2), '…', 24) AS snippet
-         FROM docs WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`,
-    ).all(...params);
+         FROM docs WHERE ${where} ORDER BY ${order} LIMIT ?`,
+    ).all(...where.params, limit);
     const session = this.sql<[number], { path: string; session_id: string | null; workflow: string | null }>(
       'SELECT path, session_id, workflow FROM sessions WHERE id = ?',
     );
@@ -884,28 +900,20 @@ export class Catalog {
   }
 
   private statsRows(options: StatsOptions): CatalogStats {
-    const since = timeBound(options.since, '--since') ?? null;
-    const until = timeBound(options.until, '--until') ?? null;
-    const where = ['summary_json IS NOT NULL'];
-    const params: string[] = [];
-    if (since) {
-      where.push('ended_at >= ?');
-      params.push(since);
-    }
-    if (until) {
-      where.push('started_at <= ?');
-      params.push(until);
-    }
-    const inRange = `SELECT id FROM sessions WHERE ${where.join(' AND ')}`;
+    const since = timeBound(options.since, '--since');
+    const until = timeBound(options.until, '--until');
+    const where = new Where('summary_json IS NOT NULL').overlapping(since, until);
+    const params = where.params;
+    const inRange = `SELECT id FROM sessions WHERE ${where}`;
     const measures = `COUNT(*) AS sessions, SUM(model_calls) AS model_calls, SUM(tool_calls) AS tool_calls,
       SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens,
       SUM(denials) AS denials, SUM(errors) AS errors`;
     const grouped = (key: string): StatsRow[] =>
-      this.sql<string[], StatsRow>(
-        `SELECT COALESCE(${key}, '(none)') AS key, ${measures} FROM sessions WHERE id IN (${inRange})
+      this.sql<(string | number)[], StatsRow>(
+        `SELECT ${key} AS key, ${measures} FROM sessions WHERE id IN (${inRange})
            GROUP BY 1 ORDER BY total_tokens DESC, sessions DESC, key`,
       ).all(...params);
-    const total = this.sql<string[], Omit<StatsRow, 'key'> & { records: number }>(
+    const total = this.sql<(string | number)[], Omit<StatsRow, 'key'> & { records: number }>(
       `SELECT ${measures}, SUM(records) AS records FROM sessions WHERE id IN (${inRange})`,
     ).get(...params);
     const zero = {
@@ -917,19 +925,19 @@ export class Catalog {
       total_tokens: 0,
     };
     return {
-      since,
-      until,
+      since: since ?? null,
+      until: until ?? null,
       total: Object.fromEntries(
         Object.entries({ ...zero, denials: 0, errors: 0, records: 0, ...total }).map(([k, v]) => [k, v ?? 0]),
       ) as CatalogStats['total'],
       by_workflow: grouped('workflow'),
       by_identity: grouped('identity_subject'),
-      by_model: this.sql<string[], ModelStatsRow>(
+      by_model: this.sql<(string | number)[], ModelStatsRow>(
         `SELECT model, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens,
              SUM(output_tokens) AS output_tokens, SUM(total_tokens) AS total_tokens
            FROM session_models WHERE session IN (${inRange}) GROUP BY model ORDER BY total_tokens DESC, calls DESC, model`,
       ).all(...params),
-      by_tool: this.sql<string[], ToolStatsRow>(
+      by_tool: this.sql<(string | number)[], ToolStatsRow>(
         `SELECT tool, COUNT(*) AS sessions, SUM(calls) AS calls, SUM(errors) AS errors, SUM(denials) AS denials
            FROM session_tools WHERE session IN (${inRange}) GROUP BY tool ORDER BY calls DESC, tool`,
       ).all(...params),

@@ -1,5 +1,5 @@
 import type { SearchHit, SearchOptions } from '@agent-replay/catalog';
-import { resolveSessionPath, withCatalog } from '../catalog-access.js';
+import { resolveSessionIn, withCatalog } from '../catalog-access.js';
 import { shortId, shortTime } from '../display.js';
 import { UserError } from '../errors.js';
 import { escapeForTerminal, outputWidth, type Style, sanitize, styleFor } from '../terminal.js';
@@ -31,8 +31,8 @@ export async function searchCommand(
   options: SearchCommandOptions,
 ): Promise<number> {
   const { json, session, fts, ...rest } = options;
-  const sessionPath = session ? await resolveSessionPath(session, dir) : undefined;
   const hits = await withCatalog(dir, (catalog) => {
+    const sessionPath = session ? resolveSessionIn(catalog, session) : undefined;
     try {
       return catalog.search(query, { ...rest, raw: fts === true, ...(sessionPath ? { sessionPath } : {}) });
     } catch (error) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog, type SessionSummary, summarizeFile } from '@agent-replay/catalog';
 import type { SessionRecord } from '@agent-replay/format';
-import { resolveSessionPath, syncCatalog } from '../catalog-access.js';
+import { resolveSession, syncCatalog } from '../catalog-access.js';
 import { bytes, compact, count, duration, paintStatus, paintVerdict, shortTime } from '../display.js';
 import { openSession } from '../open-session.js';
 import { escapeForTerminal, outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
@@ -113,9 +113,9 @@ async function summaryOf(path: string, dir: string): Promise<SessionSummary> {
 }
 
 export async function showCommand(dir: string, ref: string, options: ShowCommandOptions): Promise<number> {
-  const path = await resolveSessionPath(ref, dir);
+  const { path, summary: found } = await resolveSession(ref, dir);
   await openSession(path).then((reader) => reader.close()); // a clear error for a file that is not a session
-  const summary = await summaryOf(path, dir);
+  const summary = found ?? (await summaryOf(path, dir));
   const { events, more } = await notableEvents(path, options.events ?? 20);
   const out = process.stdout;
   if (options.json) {
