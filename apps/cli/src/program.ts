@@ -119,6 +119,18 @@ export function createProgram(result: { exitCode: number }): Command {
     });
 
   program
+    .command('open')
+    .description(
+      'step through a session in the terminal: timeline tree, details, search, filters, playback (--follow: live)',
+    )
+    .argument(sessionArgument, sessionHelp)
+    .option('--follow', 'keep reading a session that is still being recorded; new events appear as they land')
+    .action(async (ref: string, options) => {
+      const { openCommand } = await import('./commands/open.js');
+      result.exitCode = await openCommand(dir(), ref, options);
+    });
+
+  program
     .command('cat')
     .description('print the records of a session (NDJSON with --json)')
     .argument(sessionArgument, sessionHelp)

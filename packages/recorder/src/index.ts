@@ -1,4 +1,9 @@
-export { modelCallUsage, type SessionTotalsJSON, type TokenUsage } from '@agent-replay/analysis';
+export {
+  modelCallUsage,
+  POLICY_DECISION_SPAN,
+  type SessionTotalsJSON,
+  type TokenUsage,
+} from '@agent-replay/analysis';
 export {
   type ApprovableState,
   type ApprovalDecisionOptions,
@@ -23,7 +28,6 @@ export {
 export {
   defaultRecorderDir,
   type IdentitySource,
-  POLICY_DECISION_SPAN,
   type PolicyRef,
   type RecorderOptions,
   type RecorderStats,

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SessionTotals } from '@agent-replay/analysis';
+import { POLICY_DECISION_SPAN, SessionTotals } from '@agent-replay/analysis';
 import {
   type Durability,
   SessionLockedError,
@@ -23,7 +23,6 @@ import { snapshot } from './snapshot.js';
 import { agentsSdkVersions, RECORDER_NAME, RECORDER_VERSION } from './version.js';
 
 /** Name of the custom span the policy package emits for each decision; recorded as `policy.decision`. */
-export const POLICY_DECISION_SPAN = 'agent_replay.policy_decision';
 
 export interface PolicyRef {
   id: string;

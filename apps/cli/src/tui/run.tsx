@@ -1,0 +1,41 @@
+/** Mounts the TUI full-screen (alternate screen, wheel scrolling as arrow keys) and restores the terminal after. */
+import { Worker } from 'node:worker_threads';
+import type { SessionTimeline } from '@agent-replay/analysis';
+import { render } from 'ink';
+import { App } from './app.js';
+
+// Our own control sequences (never text from a session): alternate screen; in it, a mouse wheel sends arrow keys
+// (xterm "alternate scroll"), which moves the cursor without any mouse parsing.
+const ENTER = '\u001b[?1049h\u001b[?1007h\u001b[H';
+const LEAVE = '\u001b[?1007l\u001b[?1049l';
+
+/** The verdict of the file, computed in a worker thread. */
+function verifyInWorker(path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { path } });
+    worker.once('message', (message: { verdict: string }) => {
+      resolve(message.verdict);
+      void worker.terminate();
+    });
+    worker.once('error', () => resolve('UNREADABLE'));
+    worker.unref();
+  });
+}
+
+export async function runTui(timeline: SessionTimeline, options: { follow: boolean }): Promise<void> {
+  const out = process.stdout;
+  out.write(ENTER);
+  const restore = () => out.write(LEAVE);
+  process.once('exit', restore);
+  try {
+    const instance = render(
+      <App timeline={timeline} follow={options.follow} verify={() => verifyInWorker(timeline.path)} />,
+      { exitOnCtrlC: true, incrementalRendering: true, patchConsole: true, maxFps: 30 },
+    );
+    await instance.waitUntilExit();
+  } finally {
+    process.off('exit', restore);
+    restore();
+    timeline.close();
+  }
+}
