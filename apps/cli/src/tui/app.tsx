@@ -432,7 +432,10 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
       sessionId: String(timeline.start?.session_id ?? timeline.path),
       identity: identityText(timeline),
       verdict,
-      status: timeline.status ?? (follow ? 'recording' : 'no session.end'),
+      status: timeline.status ?? (follow ? 'recording' : 'incomplete (no session.end)'),
+      warning: timeline.stoppedAt
+        ? `reading stopped at byte ${timeline.stoppedAt.offset}: ${timeline.stoppedAt.message}`
+        : '',
       totals: totalsText(timeline),
     },
     columns,

@@ -156,6 +156,8 @@ export interface HeaderInfo {
   verdict: string;
   status: string;
   totals: string;
+  /** Why the file could not be read to its end (torn tail, damage); empty when it could. */
+  warning: string;
 }
 
 export function headerLines(info: HeaderInfo, columns: number): Line[] {
@@ -179,6 +181,7 @@ export function headerLines(info: HeaderInfo, columns: number): Line[] {
     ],
     [
       { text: ` ${info.status} `, color: statusColor },
+      ...(info.warning ? [{ text: ` ${safe(info.warning)} `, color: 'red', bold: true } as const] : []),
       { text: ` ${info.totals}`, color: 'gray' },
     ],
   ];

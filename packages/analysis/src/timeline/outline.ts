@@ -210,7 +210,8 @@ export class TimelineOutline {
       endSeq,
       name: c.kind[seq] === KIND_CODE.turn ? `turn ${c.ordinal[seq]}` : (this.names[c.name[seq]!] ?? ''),
       startMs: c.time[seq]!,
-      endMs: endSeq > 0 ? c.time[endSeq]! : Number.NaN,
+      // A span placed by its end alone (start not read yet) has no start time of its own: no duration.
+      endMs: endSeq > 0 && endSeq !== seq ? c.time[endSeq]! : Number.NaN,
       tokens: c.tokens[seq]!,
     };
   }
