@@ -1,5 +1,5 @@
 // Runs the benchmarks under this Node and under Node 24 (native node:zlib zstd) and prints the ratios; the catalog
-// benchmark runs under this Node only.
+// and TUI benchmarks run under this Node only.
 //   pnpm bench            full run (several minutes)
 //   pnpm bench --quick    smaller workloads
 import { spawnSync } from 'node:child_process';
@@ -17,9 +17,11 @@ if (node24 && !process.versions.node.startsWith('24.')) runtimes.push([node24, '
 
 let failed = false;
 for (const [bin, label] of runtimes) {
-  for (const bench of ['format', 'recorder', 'catalog']) {
+  for (const bench of ['format', 'recorder', 'catalog', 'tui']) {
     // better-sqlite3 (the catalog) is compiled for the Node that installed it: that Node only.
     if (bench === 'catalog' && bin !== process.execPath) continue;
+    // The TUI is measured as users run it, with the Node that runs the CLI (and needs tmux).
+    if (bench === 'tui' && bin !== process.execPath) continue;
     const result = spawnSync(
       bin,
       [join(here, `${bench}.bench.mjs`), ...extra, '--json', join(out, `${bench}-${label}.json`)],

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { STEP_KINDS } from '@agent-replay/analysis/step-kinds';
 import { toTimestamp } from '@agent-replay/format';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { registerCompletionCommand } from './commands/completion.js';
@@ -128,6 +129,31 @@ export function createProgram(result: { exitCode: number }): Command {
     .action(async (ref: string, options) => {
       const { openCommand } = await import('./commands/open.js');
       result.exitCode = await openCommand(dir(), ref, options);
+    });
+
+  program
+    .command('diff')
+    .description(
+      'compare two sessions step by step: the first point of divergence and why, every changed step, deltas (exit 0 equivalent, 1 different, 2 trouble)',
+    )
+    .argument('<a>', `the first session (${sessionHelp})`)
+    .argument('<b>', 'the second session')
+    .option('--json', `the report as JSON (schema agent-replay.diff/v1, see the CLI README)`)
+    .option('--markdown', 'the report as Markdown, to paste into an incident ticket')
+    .option('--tui', 'side by side in the terminal, jumping between differences')
+    .addOption(
+      new Option(
+        '--kinds <kinds>',
+        `compare only these steps: ${STEP_KINDS.join(', ')} (comma-separated)`,
+      ).argParser(oneOf(STEP_KINDS)),
+    )
+    .option('--include-volatile', 'also compare ids and timestamps (ignored by default)')
+    .addOption(
+      new Option('--limit <n>', 'changed steps listed (default 50; --json lists all)').argParser(positiveInt),
+    )
+    .action(async (a: string, b: string, options) => {
+      const { diffCommand } = await import('./commands/diff.js');
+      result.exitCode = await diffCommand(dir(), a, b, options);
     });
 
   program

@@ -1,4 +1,26 @@
 export {
+  type AlignedRow,
+  type Delta,
+  type DiffEntry,
+  type DiffOptions,
+  type Divergence,
+  diffSessions,
+  type EntryStatus,
+  type FieldChange,
+  jsonChanges,
+  type SessionDiff,
+  type SideSummary,
+  type StepRef,
+} from './diff/compare.js';
+export { STEP_KINDS, type StepKind } from './diff/kinds.js';
+export {
+  readSteps,
+  type SessionSteps,
+  type Step,
+  type StepOptions,
+  VOLATILE_KEYS,
+} from './diff/steps.js';
+export {
   type DetailLine,
   type DetailSection,
   decisionSection,

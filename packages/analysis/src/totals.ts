@@ -69,6 +69,12 @@ export function modelCallUsage(kind: string, data: Obj): { model: string | undef
   };
 }
 
+/** Input plus output tokens of one model-call span. */
+export function modelCallTokens(kind: string, data: Obj): number {
+  const { usage } = modelCallUsage(kind, data);
+  return usage.input_tokens + usage.output_tokens || usage.total_tokens;
+}
+
 export class SessionTotals {
   private counts: SessionTotalsJSON['counts'] = {
     spans: 0,

@@ -13,11 +13,12 @@ import {
   TimelineSearch,
   TimelineView,
 } from '@agent-replay/analysis';
-import { Box, type Key, Text, useApp, useInput, useStdout } from 'ink';
+import { type Key, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { compact, count } from '../display.js';
 import { detailLines, duration, headerLines, treeLines } from './panes.js';
 import { besides, fitLine, type Line, safe } from './screen-text.js';
+import { Lines, useTerminalSize } from './terminal-hooks.js';
 
 export interface AppProps {
   timeline: SessionTimeline;
@@ -60,27 +61,55 @@ export const HELP: readonly (readonly [string, string])[] = [
 
 type Overlay = 'none' | 'help' | 'filter' | 'search';
 
+interface UiState {
+  overlay: Overlay;
+  focus: 'tree' | 'detail';
+  zoom: boolean;
+  /** First detail line on screen, and how many lines the detail has (as last drawn). */
+  detailTop: number;
+  detailLength: number;
+  /** The search being typed. */
+  query: string;
+  filterKeys: ReadonlySet<string>;
+}
+
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
+/** The key one character of a multi-character read stands for. */
+function keyOf(char: string): Key {
+  return {
+    ...NO_KEY,
+    return: char === '\r' || char === '\n',
+    tab: char === '\t',
+    backspace: char === '\u007f' || char === '\b',
+    shift: char !== char.toLowerCase(),
+  };
+}
+
 const TREE_SHARE = 0.55;
 const HEADER_ROWS = 2;
 const STATUS_ROWS = 1;
-
-function useTerminalSize(fixed: AppProps['size']): { columns: number; rows: number } {
-  const { stdout } = useStdout();
-  const read = useCallback(
-    () => fixed ?? { columns: stdout.columns || 80, rows: stdout.rows || 24 },
-    [fixed, stdout],
-  );
-  const [size, setSize] = useState(read);
-  useEffect(() => {
-    if (fixed) return;
-    const onResize = () => setSize(read());
-    stdout.on('resize', onResize);
-    return () => {
-      stdout.off('resize', onResize);
-    };
-  }, [fixed, read, stdout]);
-  return size;
-}
 
 function identityText(timeline: SessionTimeline): string {
   const who = timeline.start?.identity as { subject?: string; verified?: boolean; kind?: string } | undefined;
@@ -102,30 +131,6 @@ function totalsText(timeline: SessionTimeline): string {
   return parts.join(' · ');
 }
 
-function Lines({ lines }: { lines: readonly Line[] }) {
-  return (
-    <Box flexDirection="column">
-      {lines.map((line, i) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: a screen line is its position
-        <Text key={i} wrap="truncate">
-          {line.map((span, j) => (
-            <Text
-              // biome-ignore lint/suspicious/noArrayIndexKey: spans of a line have no identity but their order
-              key={j}
-              {...(span.color ? { color: span.color } : {})}
-              bold={span.bold ?? false}
-              dimColor={span.dim ?? false}
-              inverse={span.inverse ?? false}
-            >
-              {span.text}
-            </Text>
-          ))}
-        </Text>
-      ))}
-    </Box>
-  );
-}
-
 export function App({ timeline, verify, follow = false, size: fixedSize }: AppProps) {
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize(fixedSize);
@@ -133,18 +138,24 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
   const [, setVersion] = useState(0);
   const redraw = useCallback(() => setVersion((v) => v + 1), []);
   const queue = useRef<Promise<void>>(Promise.resolve());
-  const [overlay, setOverlay] = useState<Overlay>('none');
-  const [focus, setFocus] = useState<'tree' | 'detail'>('tree');
-  const [zoom, setZoom] = useState(false);
+  // What keys change lives in a ref, not in React state: keys can arrive faster than renders, and each must see
+  // what the one before it did (Tab then ↓ scrolls the detail, / then q types a q).
+  const ui = useRef<UiState>({
+    overlay: 'none',
+    focus: 'tree',
+    zoom: false,
+    detailTop: 0,
+    detailLength: 0,
+    query: '',
+    filterKeys: new Set(),
+  }).current;
   const [detail, setDetail] = useState<{ seq: number; sections: DetailSection[] }>();
-  const [detailTop, setDetailTop] = useState(0);
   const [verdict, setVerdict] = useState('verifying…');
   const [message, setMessage] = useState('');
-  const [query, setQuery] = useState('');
   const search = useRef<TimelineSearch | undefined>(undefined);
-  const [filterKeys, setFilterKeys] = useState<ReadonlySet<string>>(new Set());
 
   const bodyRows = Math.max(3, rows - HEADER_ROWS - STATUS_ROWS);
+  const { overlay, focus, zoom } = ui;
   const treeColumns = zoom ? 0 : Math.max(30, Math.floor(columns * TREE_SHARE));
   const detailColumns = zoom ? columns : columns - treeColumns - 1;
 
@@ -238,8 +249,8 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
       rowDetail(timeline, row).then(
         (d) => {
           if (!live) return;
+          ui.detailTop = 0;
           setDetail({ seq: cursor, sections: d.sections });
-          setDetailTop(0);
         },
         (error: unknown) =>
           live &&
@@ -253,7 +264,7 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
       live = false;
       clearTimeout(timer);
     };
-  }, [cursor, timeline]);
+  }, [cursor, timeline, ui]);
 
   // Previews (tool arguments, decision reasons, model answers) of the rows on screen, kept by seq.
   const previews = useRef(new Map<number, string>());
@@ -316,7 +327,7 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
   };
 
   const applyFilter = (keys: ReadonlySet<string>) => {
-    setFilterKeys(keys);
+    ui.filterKeys = keys;
     view.attentionOnly = keys.has('a');
     const kinds = FILTERS.filter((f) => keys.has(f.key)).flatMap((f) => f.kinds);
     act(() => view.setKinds(kinds, bodyRows));
@@ -324,29 +335,29 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
 
   const onKey = (input: string, key: Key) => {
     setMessage('');
-    if (overlay === 'search') {
-      if (key.escape) setOverlay('none');
+    if (ui.overlay === 'search') {
+      if (key.escape) ui.overlay = 'none';
       else if (key.return) {
-        setOverlay('none');
-        startSearch(query);
-      } else if (key.backspace || key.delete) setQuery((q) => q.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setQuery((q) => q + input);
-      return;
+        ui.overlay = 'none';
+        startSearch(ui.query);
+      } else if (key.backspace || key.delete) ui.query = ui.query.slice(0, -1);
+      else if (input && !key.ctrl && !key.meta) ui.query += input;
+      return redraw();
     }
-    if (overlay === 'help') {
-      setOverlay('none');
-      return;
+    if (ui.overlay === 'help') {
+      ui.overlay = 'none';
+      return redraw();
     }
-    if (overlay === 'filter') {
-      if (key.escape || key.return || input === 'f' || input === 'q') setOverlay('none');
+    if (ui.overlay === 'filter') {
+      if (key.escape || key.return || input === 'f' || input === 'q') ui.overlay = 'none';
       else if (input === '0') applyFilter(new Set());
       else if (input === 'a' || FILTERS.some((f) => f.key === input)) {
-        const next = new Set(filterKeys);
+        const next = new Set(ui.filterKeys);
         if (next.has(input)) next.delete(input);
         else next.add(input);
         applyFilter(next);
       }
-      return;
+      return redraw();
     }
     if (input === 'q' || (key.ctrl && input === 'c')) {
       search.current?.cancel();
@@ -354,32 +365,41 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
       return;
     }
     if (key.escape) {
-      if (zoom) setZoom(false);
-      else if (focus === 'detail') setFocus('tree');
-      return;
+      if (ui.zoom) ui.zoom = false;
+      else if (ui.focus === 'detail') ui.focus = 'tree';
+      return redraw();
     }
-    if (input === '?') return setOverlay('help');
-    if (input === 'f') return setOverlay('filter');
+    const show = (overlay: Overlay) => {
+      ui.overlay = overlay;
+      redraw();
+    };
+    if (input === '?') return show('help');
+    if (input === 'f') return show('filter');
     if (input === '/') {
-      setQuery('');
-      return setOverlay('search');
+      ui.query = '';
+      return show('search');
     }
-    if (key.tab) return setFocus((f) => (f === 'tree' ? 'detail' : 'tree'));
+    if (key.tab) {
+      ui.focus = ui.focus === 'tree' ? 'detail' : 'tree';
+      return redraw();
+    }
     if (input === 'z') {
-      setZoom((z) => !z);
-      setFocus((f) => (zoom ? 'tree' : f === 'tree' ? 'detail' : f));
-      return;
+      ui.focus = ui.zoom ? 'tree' : 'detail';
+      ui.zoom = !ui.zoom;
+      return redraw();
     }
-    if (focus === 'detail' || zoom) {
-      const page = bodyRows - 1;
-      const max = Math.max(0, detailAll.length - bodyRows);
-      const scroll = (by: number) => setDetailTop((top) => Math.max(0, Math.min(max, top + by)));
-      if (key.upArrow || input === 'k') return scroll(-1);
-      if (key.downArrow || input === 'j') return scroll(1);
-      if (key.pageUp) return scroll(-page);
-      if (key.pageDown) return scroll(page);
-      if (input === 'g' || key.home) return setDetailTop(0);
-      if (input === 'G' || key.end) return setDetailTop(max);
+    if (ui.focus === 'detail' || ui.zoom) {
+      const max = Math.max(0, ui.detailLength - bodyRows);
+      const scrollTo = (top: number) => {
+        ui.detailTop = Math.max(0, Math.min(max, top));
+        redraw();
+      };
+      if (key.upArrow || input === 'k') return scrollTo(ui.detailTop - 1);
+      if (key.downArrow || input === 'j') return scrollTo(ui.detailTop + 1);
+      if (key.pageUp) return scrollTo(ui.detailTop - (bodyRows - 1));
+      if (key.pageDown) return scrollTo(ui.detailTop + (bodyRows - 1));
+      if (input === 'g' || key.home) return scrollTo(0);
+      if (input === 'G' || key.end) return scrollTo(max);
     }
     if (key.upArrow || input === 'k') return act(() => view.move(-1, bodyRows));
     if (key.downArrow || input === 'j') return act(() => view.move(1, bodyRows));
@@ -423,7 +443,11 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
       return act(() => view.stepPlayback(-1, bodyRows));
     }
   };
-  useInput(onKey);
+  // Ink hands over everything one read returned as one string ("jjj", or "/q" typed fast): one key at a time.
+  useInput((input, key) => {
+    if (input.length <= 1 || key.ctrl || key.meta) return onKey(input, key);
+    for (const char of input) onKey(char, keyOf(char));
+  });
 
   // ---- drawing ----
   const header = headerLines(
@@ -448,7 +472,8 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
     hits,
     focused: focus === 'tree' && !zoom,
   });
-  const detailWindow = detailAll.slice(detailTop, detailTop + bodyRows);
+  ui.detailLength = detailAll.length;
+  const detailWindow = detailAll.slice(ui.detailTop, ui.detailTop + bodyRows);
   while (detailWindow.length < bodyRows) detailWindow.push([]);
 
   let body: Line[];
@@ -462,11 +487,11 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
     body = [
       [{ text: ' Show only (toggle; 0 clears; Enter closes)', bold: true, color: 'cyan' }],
       ...FILTERS.map(
-        (f): Line => [{ text: `  [${filterKeys.has(f.key) ? 'x' : ' '}] ${f.key}  ${f.label}` }],
+        (f): Line => [{ text: `  [${ui.filterKeys.has(f.key) ? 'x' : ' '}] ${f.key}  ${f.label}` }],
       ),
       [
         {
-          text: `  [${filterKeys.has('a') ? 'x' : ' '}] a  only what needs attention (denials, errors, approvals, redactions)`,
+          text: `  [${ui.filterKeys.has('a') ? 'x' : ' '}] a  only what needs attention (denials, errors, approvals, redactions)`,
         },
       ],
     ];
@@ -483,7 +508,7 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
     timeline,
     columns,
     overlay,
-    query,
+    query: ui.query,
     search: search.current,
     message,
     follow,

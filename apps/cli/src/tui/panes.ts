@@ -174,10 +174,11 @@ export function headerLines(info: HeaderInfo, columns: number): Line[] {
   const lines: Line[] = [
     [
       { text: ' agent-replay ', inverse: true, bold: true },
-      { text: ` ${safe(info.workflow)} `, bold: true },
-      { text: ` ${safe(info.sessionId)} `, color: 'gray' },
-      { text: ` ${safe(info.identity)} ` },
+      // The verdict first: whatever the width, it must not be the part that is cut off.
       { text: ` ${info.verdict} `, color: verdictColor, bold: true },
+      { text: ` ${safe(info.workflow)} `, bold: true },
+      { text: ` ${safe(info.identity)} ` },
+      { text: ` ${safe(info.sessionId)} `, color: 'gray' },
     ],
     [
       { text: ` ${info.status} `, color: statusColor },

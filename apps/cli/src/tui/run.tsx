@@ -1,8 +1,10 @@
 /** Mounts the TUI full-screen (alternate screen, wheel scrolling as arrow keys) and restores the terminal after. */
 import { Worker } from 'node:worker_threads';
-import type { SessionTimeline } from '@agent-replay/analysis';
+import type { SessionDiff, SessionTimeline } from '@agent-replay/analysis';
 import { render } from 'ink';
+import type { ReactNode } from 'react';
 import { App } from './app.js';
+import { DiffApp } from './diff-app.js';
 
 // Our own control sequences (never text from a session): alternate screen; in it, a mouse wheel sends arrow keys
 // (xterm "alternate scroll"), which moves the cursor without any mouse parsing.
@@ -22,20 +24,36 @@ function verifyInWorker(path: string): Promise<string> {
   });
 }
 
-export async function runTui(timeline: SessionTimeline, options: { follow: boolean }): Promise<void> {
+/** Renders `node` full screen until it exits, then gives the terminal back as it was. */
+async function fullScreen(node: ReactNode): Promise<void> {
   const out = process.stdout;
   out.write(ENTER);
   const restore = () => out.write(LEAVE);
   process.once('exit', restore);
   try {
-    const instance = render(
-      <App timeline={timeline} follow={options.follow} verify={() => verifyInWorker(timeline.path)} />,
-      { exitOnCtrlC: true, incrementalRendering: true, patchConsole: true, maxFps: 30 },
-    );
+    const instance = render(node, {
+      exitOnCtrlC: true,
+      incrementalRendering: true,
+      patchConsole: true,
+      maxFps: 30,
+    });
     await instance.waitUntilExit();
   } finally {
     process.off('exit', restore);
     restore();
+  }
+}
+
+export async function runTui(timeline: SessionTimeline, options: { follow: boolean }): Promise<void> {
+  try {
+    await fullScreen(
+      <App timeline={timeline} follow={options.follow} verify={() => verifyInWorker(timeline.path)} />,
+    );
+  } finally {
     timeline.close();
   }
+}
+
+export async function runDiffTui(report: SessionDiff): Promise<void> {
+  await fullScreen(<DiffApp report={report} />);
 }

@@ -4,6 +4,7 @@
  * (`ingest`); a segment far ahead of that order can be placed provisionally (`ingestAhead`) so that a jump to the end
  * of a huge file does not wait for everything before it, and is overwritten when the ordered pass gets there.
  */
+import { modelCallTokens } from '../totals.js';
 import {
   ATTENTION,
   decisionFlags,
@@ -27,22 +28,51 @@ const redactionFlag = (line: string): number => (line.includes('[REDACTED:') ? F
 /** Distinct names kept; beyond this (hostile data) rows show their kind only. */
 const MAX_NAMES = 65_536;
 
+/** Kind, name and flags of a row for a record that is not a span (the same whichever pass places it). */
+function recordRow(type: string, record: Obj): { kind: RowKind; name: string; flags: number } {
+  switch (type) {
+    case 'policy.decision':
+      return {
+        kind: isApprovalDecision(record.decision) ? 'approval' : 'policy',
+        name: str(asObj(record.subject)?.name) ?? '',
+        flags: decisionFlags(record.decision),
+      };
+    case 'trace.start':
+      return {
+        kind: 'trace',
+        name: `${str(record.workflow) ?? ''}${record.resumed === true ? ' (resumed)' : ''}`,
+        flags: 0,
+      };
+    case 'session.start':
+      return { kind: 'session', name: 'session started', flags: 0 };
+    case 'session.end':
+      return {
+        kind: 'session',
+        name: `session ${str(record.status) ?? 'ended'}`,
+        flags: record.status === 'error' ? Flag.ERROR : 0,
+      };
+    case 'identity': {
+      const role = str(record.role);
+      return {
+        kind: 'identity',
+        name: `${role ? `${role}: ` : ''}${str(asObj(record.identity)?.subject) ?? '?'}`,
+        flags: 0,
+      };
+    }
+    case 'recovery':
+      return { kind: 'recovery', name: 'torn tail recovered', flags: Flag.ERROR };
+    case 'divergence':
+      return { kind: 'divergence', name: str(record.reason) ?? 'divergence', flags: Flag.ERROR };
+    default:
+      return { kind: 'other', name: type, flags: 0 };
+  }
+}
+
 /** Depth of each kind when its ancestors are not known yet (provisional rows of a crashed or live session). */
 const TYPICAL_DEPTH: Partial<Record<RowKind, number>> = { session: 0, trace: 0, task: 1, agent: 2, turn: 3 };
 const MAX_DEPTH = 255;
 /** Ended spans remembered for decisions that name them after they end (a policy span ends, then its record). */
 const RECENT_SPANS = 4096;
-
-/** The tokens of a model-call span (input + output), whichever API produced it. */
-function tokensOf(data: Obj): number {
-  const usage = asObj(data.usage) ?? asObj(asObj(data._response)?.usage);
-  if (!usage) return 0;
-  return (
-    num(usage.input_tokens) + num(usage.output_tokens) ||
-    num(usage.prompt_tokens) + num(usage.completion_tokens) ||
-    num(usage.total_tokens)
-  );
-}
 
 function spanName(kind: RowKind, data: Obj): string {
   switch (kind) {
@@ -230,11 +260,6 @@ export class TimelineOutline {
       case 'span.end':
         this.ingestSpan(seq, type === 'span.end', asObj(record.span) ?? {}, redacted);
         return;
-      case 'trace.start':
-        this.currentTrace = seq;
-        this.place(seq, 'trace', 0, str(record.workflow) ?? '', redacted);
-        if (record.resumed === true) c.name[seq] = this.intern(`${str(record.workflow) ?? ''} (resumed)`);
-        return;
       case 'trace.end':
         if (this.currentTrace > 0) c.endSeq[this.currentTrace] = seq;
         c.owner[seq] = this.currentTrace;
@@ -242,41 +267,14 @@ export class TimelineOutline {
       case 'policy.decision':
         this.ingestDecision(seq, record, redacted);
         return;
-      case 'session.start':
-        this.place(seq, 'session', 0, 'session started', redacted);
-        return;
-      case 'session.end':
-        this.place(seq, 'session', 0, `session ${str(record.status) ?? 'ended'}`, redacted);
-        if (record.status === 'error') c.flags[seq]! |= Flag.ERROR;
-        return;
-      case 'identity': {
-        const who = asObj(record.identity);
-        const role = str(record.role);
-        this.place(
-          seq,
-          'identity',
-          this.currentTrace,
-          `${role ? `${role}: ` : ''}${str(who?.subject) ?? '?'}`,
-          redacted,
-        );
-        return;
-      }
-      case 'recovery':
-        this.place(seq, 'recovery', 0, 'torn tail recovered', redacted | Flag.ERROR);
-        return;
-      case 'divergence':
-        this.place(
-          seq,
-          'divergence',
-          this.currentTrace,
-          str(record.reason) ?? 'divergence',
-          redacted | Flag.ERROR,
-        );
-        return;
       case 'blob':
         return;
-      default:
-        this.place(seq, 'other', this.currentTrace, type, redacted);
+      default: {
+        const row = recordRow(type, record);
+        const topLevel = row.kind === 'session' || row.kind === 'recovery' || row.kind === 'trace';
+        this.place(seq, row.kind, topLevel ? 0 : this.currentTrace, row.name, redacted | row.flags);
+        if (row.kind === 'trace') this.currentTrace = seq;
+      }
     }
   }
 
@@ -301,36 +299,30 @@ export class TimelineOutline {
       this.cols.time[seq] = Date.parse(str(record.ts) ?? '');
       const span = asObj(record.span);
       if (span) this.placeSpanAhead(seq, record.type === 'span.end', span, spans, redactionFlag(line));
-      else this.placeRecordAhead(seq, record);
+      else this.placeRecordAhead(seq, record, spans);
     }
   }
 
-  private placeRecordAhead(seq: number, record: Obj): void {
+  private placeRecordAhead(seq: number, record: Obj, spans: Map<string, AheadSpan>): void {
     const type = str(record.type) ?? '';
     if (type === 'blob' || type === 'trace.end') return;
-    const kind: RowKind =
-      type === 'policy.decision'
-        ? isApprovalDecision(record.decision)
-          ? 'approval'
-          : 'policy'
-        : (({
-            'session.start': 'session',
-            'session.end': 'session',
-            'trace.start': 'trace',
-            identity: 'identity',
-          }[type] as RowKind | undefined) ?? 'other');
     const c = this.cols;
-    c.kind[seq] = KIND_CODE[kind];
-    c.depth[seq] = TYPICAL_DEPTH[kind] ?? 1;
+    const row = recordRow(type, record);
+    // A decision names the span it is about: a policy span's own record is that span's row, as in the ordered pass.
+    const about = type === 'policy.decision' ? spans.get(str(record.span_id) ?? '') : undefined;
+    const aboutRow = about ? about.startSeq || about.endSeq : 0;
+    if (aboutRow > 0 && c.kind[aboutRow] === KIND_CODE.policy) {
+      c.owner[seq] = aboutRow;
+      c.flags[aboutRow]! |= row.flags;
+      return;
+    }
+    c.kind[seq] = KIND_CODE[row.kind];
+    c.depth[seq] =
+      aboutRow > 0 ? Math.min(MAX_DEPTH, c.depth[aboutRow]! + 1) : (TYPICAL_DEPTH[row.kind] ?? 1);
     c.parent[seq] = -1;
     c.owner[seq] = seq;
-    c.flags[seq] = Flag.PROVISIONAL | decisionFlags(record.decision);
-    const name =
-      str(asObj(record.subject)?.name) ??
-      str(record.workflow) ??
-      str(asObj(record.identity)?.subject) ??
-      (type === 'session.end' ? `session ${str(record.status) ?? 'ended'}` : type);
-    c.name[seq] = this.intern(name);
+    c.flags[seq] = Flag.PROVISIONAL | row.flags;
+    c.name[seq] = this.intern(row.name);
   }
 
   private placeSpanAhead(
@@ -361,6 +353,7 @@ export class TimelineOutline {
     c.owner[seq] = seq;
     c.flags[seq] = Flag.PROVISIONAL | Flag.OPEN | redacted;
     c.name[seq] = this.intern(spanName(kind, data));
+    if (kind === 'turn') c.ordinal[seq] = num(data.turn);
     c.time[seq] = Date.parse(str(span.started_at) ?? '') || c.time[seq]!;
     if (ended) {
       // Its start is further back: this end stands for the span until the start is placed.
@@ -410,6 +403,8 @@ export class TimelineOutline {
         ? (this.openSpans.get(parentId) ?? this.recentSpans.get(parentId) ?? this.currentTrace)
         : this.currentTrace;
       this.place(seq, kind, parent, spanName(kind, data), redacted | Flag.OPEN);
+      // A turn knows its number from the start (a running turn in a live or cut-short session is "turn 2").
+      if (kind === 'turn') c.ordinal[seq] = num(data.turn);
       this.openSpans.set(id, seq);
       return;
     }
@@ -435,9 +430,10 @@ export class TimelineOutline {
   /** Completes a span row from its `span.end`: name, tokens, error, guardrail trips and policy-span decisions. */
   private finishSpan(start: number, kind: RowKind, data: Obj, span: Obj, redacted: number): number {
     const c = this.cols;
+    const spanKind = str(span.kind) ?? '';
     const name = spanName(kind, data);
     if (name) c.name[start] = this.intern(name);
-    if (kind === 'model') c.tokens[start] = tokensOf(data);
+    if (kind === 'model') c.tokens[start] = modelCallTokens(spanKind, data);
     if (kind === 'turn') c.ordinal[start] = num(data.turn);
     let flags = redacted;
     if (span.error !== null && span.error !== undefined) flags |= Flag.ERROR;
@@ -451,7 +447,8 @@ export class TimelineOutline {
     const c = this.cols;
     const spanId = str(record.span_id);
     const target = spanId ? (this.openSpans.get(spanId) ?? this.recentSpans.get(spanId)) : undefined;
-    const flags = decisionFlags(record.decision) | redacted;
+    const row = recordRow('policy.decision', record);
+    const flags = row.flags | redacted;
     if (target !== undefined && c.kind[target] === KIND_CODE.policy) {
       // The record a policy span became: the same decision, shown once.
       c.owner[seq] = target;
@@ -459,8 +456,7 @@ export class TimelineOutline {
       this.propagate(target, flags, 0);
       return;
     }
-    const kind: RowKind = isApprovalDecision(record.decision) ? 'approval' : 'policy';
-    this.place(seq, kind, target ?? this.currentTrace, str(asObj(record.subject)?.name) ?? '', flags);
+    this.place(seq, row.kind, target ?? this.currentTrace, row.name, flags);
   }
 
   /** A new row under `parent`. */
@@ -476,11 +472,16 @@ export class TimelineOutline {
     this.propagate(seq, flags & ATTENTION, kindBit(kind));
   }
 
-  /** Tells the ancestors of `seq` what lies below them. */
+  /**
+   * Tells the ancestors of `seq` what lies below them. An ancestor that already knows stops the walk (its own
+   * ancestors were told when it learnt), so a deep chain costs O(1) per row. Parents always precede their children
+   * in the ordered pass, so the walk ends.
+   */
   private propagate(seq: number, flags: number, kinds: number): void {
     const c = this.cols;
     const attention = flags & ATTENTION;
-    for (let p = c.parent[seq]!, guard = 0; p > 0 && guard < MAX_DEPTH; p = c.parent[p]!, guard++) {
+    for (let p = c.parent[seq]!; p > 0; p = c.parent[p]!) {
+      if ((c.subtreeFlags[p]! & attention) === attention && (c.subtreeKinds[p]! & kinds) === kinds) return;
       c.subtreeFlags[p]! |= attention;
       c.subtreeKinds[p]! |= kinds;
     }

@@ -52,8 +52,9 @@ export class TimelineView {
     }
     if (this.attentionOnly && (o.flags(seq) & ATTENTION) === 0 && (o.subtreeFlags(seq) & ATTENTION) === 0)
       return false;
-    for (let p = o.parent(seq), guard = 0; p > 0 && guard < 256; p = o.parent(p), guard++) {
-      if (this.collapsed.has(p)) return false;
+    // Parents precede their children (placed-ahead rows have none yet), so the walk up ends.
+    if (this.collapsed.size > 0) {
+      for (let p = o.parent(seq); p > 0; p = o.parent(p)) if (this.collapsed.has(p)) return false;
     }
     return true;
   }
@@ -111,13 +112,7 @@ export class TimelineView {
   /** Moves the cursor to row `seq`, revealing it (expanding its ancestors, clearing a filter that hides it). */
   async reveal(seq: number, height: number): Promise<void> {
     const row = this.outline.owner(seq) || seq;
-    for (
-      let p = this.outline.parent(row), guard = 0;
-      p > 0 && guard < 256;
-      p = this.outline.parent(p), guard++
-    ) {
-      this.collapsed.delete(p);
-    }
+    for (let p = this.outline.parent(row); p > 0; p = this.outline.parent(p)) this.collapsed.delete(p);
     if (!this.visible(row) && this.outline.isRow(row) && row <= this.playback.head) {
       this.kindMask = 0;
       this.attentionOnly = false;
@@ -148,26 +143,38 @@ export class TimelineView {
     await this.scrollToCursor(height);
   }
 
-  /** Keeps the cursor on screen, scrolling as little as possible. */
+  /** Keeps the cursor on screen, scrolling as little as possible, and the screen full when rows above allow. */
   async scrollToCursor(height: number): Promise<void> {
     if (this.cursor === 0) return;
-    if (this.top === 0 || this.cursor <= this.top || !this.visible(this.top)) {
-      this.top = this.cursor;
-      return;
+    if (this.top === 0 || this.cursor <= this.top || !this.visible(this.top)) this.top = this.cursor;
+    else {
+      // Walk up from the cursor at most height-1 visible rows: if top is among them the cursor is on screen.
+      let seq = this.cursor;
+      const above: number[] = [];
+      for (let i = 0; i < height - 1 && seq !== this.top; i++) {
+        const previous = await this.find(seq, -1, (s) => this.visible(s));
+        if (previous === undefined) break;
+        above.push(previous);
+        seq = previous;
+      }
+      // The cursor is below the screen: it becomes the last row.
+      if (seq !== this.top) this.top = above.at(-1) ?? this.cursor;
     }
-    // Walk up from the cursor at most height-1 visible rows: if top is among them the cursor is on screen.
-    let seq = this.cursor;
-    const above: number[] = [];
-    for (let i = 0; i < height - 1; i++) {
-      if (seq === this.top) return;
-      const previous = await this.find(seq, -1, (s) => this.visible(s));
-      if (previous === undefined) break;
-      above.push(previous);
-      seq = previous;
+    await this.fillScreen(height);
+  }
+
+  /**
+   * Moves `top` up while the screen has room below the last row (after a filter is cleared, at the end of the
+   * file, or when outlining a segment merged rows that were counted).
+   */
+  private async fillScreen(height: number): Promise<void> {
+    let shown = this.window(height);
+    while (shown.pending === undefined && shown.rows.length < height) {
+      const previous = await this.find(this.top, -1, (s) => this.visible(s));
+      if (previous === undefined) return;
+      this.top = previous;
+      shown = this.window(height);
     }
-    if (seq === this.top) return;
-    // The cursor is below the screen: it becomes the last row.
-    this.top = above.at(-1) ?? this.cursor;
   }
 
   /**
