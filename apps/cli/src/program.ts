@@ -157,6 +157,24 @@ export function createProgram(result: { exitCode: number }): Command {
     });
 
   program
+    .command('replay')
+    .description(
+      're-run an agent offline on recorded model answers and tool outputs, record it as a new session, report the divergence',
+    )
+    .argument(sessionArgument, `the recorded session (${sessionHelp})`)
+    .argument('<command...>', 'the command that runs the agent, after -- (e.g. -- node agent.js)')
+    .addOption(
+      new Option('--on-divergence <policy>', 'when the run departs from the recording')
+        .choices(['stop', 'continue', 'live'])
+        .default('stop'),
+    )
+    .option('--live-tools', 'run the real tools (default: serve their recorded outputs, no side effects)')
+    .action(async (ref: string, command: string[], options) => {
+      const { replayCommand } = await import('./commands/replay.js');
+      result.exitCode = await replayCommand(dir(), ref, command, options);
+    });
+
+  program
     .command('cat')
     .description('print the records of a session (NDJSON with --json)')
     .argument(sessionArgument, sessionHelp)

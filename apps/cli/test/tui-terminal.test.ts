@@ -413,7 +413,9 @@ describe('agent-replay open in a real terminal (tmux)', () => {
     const screen = await waitForFirstScreen(pane);
     const lines = linesOf(screen);
     expect(lines).toHaveLength(30);
-    expect(lines[0]).toMatch(/^ agent-replay +(?:VALID|verifying…) +config-agent +dana@example\.com \(human\) unverified +trace_[0-9a-f]+/);
+    expect(lines[0]).toMatch(
+      /^ agent-replay +(?:VALID|verifying…) +config-agent +dana@example\.com \(human\) unverified +trace_[0-9a-f]+/,
+    );
     expect(lines[1]).toMatch(
       /^ completed +3 model calls · 4 tool calls · 1 denials · 1 errors · 45 tokens · (\d+) records$/,
     );
@@ -783,7 +785,9 @@ describe('agent-replay open in a real terminal (tmux)', () => {
         'the live session',
         (s) => s.includes('tool wait_for_signal') && statusBar(s).includes('following'),
       );
-      expect(linesOf(screen)[0]).toMatch(/^ agent-replay +(?:UNSEALED|verifying…) +night-shift +svc-nightwatch \(service\)/);
+      expect(linesOf(screen)[0]).toMatch(
+        /^ agent-replay +(?:UNSEALED|verifying…) +night-shift +svc-nightwatch \(service\)/,
+      );
       expect(linesOf(screen)[1]).toMatch(/^ recording /);
       expect(treePane(screen).find((line) => line.includes('tool wait_for_signal'))).toMatch(/running\s*$/);
       expect(screen).not.toContain('late_arrival');

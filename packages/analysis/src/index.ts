@@ -35,6 +35,7 @@ export {
 export { TimelineOutline } from './timeline/outline.js';
 export {
   ATTENTION,
+  DIVERGENCE_SPAN,
   Flag,
   KIND_CODE,
   kindBit,

@@ -20,6 +20,7 @@ import type { RedactionProfile } from './redact.js';
  * | `AGENT_REPLAY_SIGNING_KEY` | path of an Ed25519 private key (PEM) that signs checkpoints |
  * | `AGENT_REPLAY_EXCLUSIVE` | `1`: replace the SDK's other trace processors (no export to OpenAI) |
  * | `AGENT_REPLAY_DISABLE` | `1`: do not record |
+ * | `AGENT_REPLAY_REPLAY_OF` | JSON `{"session_id","path"}` of the session a replay re-executes (set by `agent-replay replay`) |
  */
 export interface EnvironmentConfig {
   options: RecorderOptions;
@@ -97,9 +98,20 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Env
   if (env.AGENT_REPLAY_SIGNING_KEY) {
     options.signingKey = readFileNamedBy('AGENT_REPLAY_SIGNING_KEY', env.AGENT_REPLAY_SIGNING_KEY);
   }
+  if (env.AGENT_REPLAY_REPLAY_OF) options.replayOf = replayOf(env.AGENT_REPLAY_REPLAY_OF);
   return {
     options,
     exclusive: truthy(env.AGENT_REPLAY_EXCLUSIVE),
     disabled: truthy(env.AGENT_REPLAY_DISABLE),
   };
+}
+
+function replayOf(json: string): NonNullable<RecorderOptions['replayOf']> {
+  try {
+    const value = JSON.parse(json) as { session_id?: unknown; path?: unknown };
+    if (typeof value.path === 'string') {
+      return { session_id: typeof value.session_id === 'string' ? value.session_id : null, path: value.path };
+    }
+  } catch {}
+  throw new Error('AGENT_REPLAY_REPLAY_OF: expected JSON {"session_id","path"}');
 }

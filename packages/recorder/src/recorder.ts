@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { POLICY_DECISION_SPAN, SessionTotals } from '@agent-replay/analysis';
+import { DIVERGENCE_SPAN, POLICY_DECISION_SPAN, SessionTotals } from '@agent-replay/analysis';
 import {
   type Durability,
   SessionLockedError,
@@ -61,6 +61,8 @@ export interface RecorderOptions {
   signingKey?: SigningKey | string | Buffer;
   /** The policy in force, recorded in `session.start`. */
   policy?: PolicyRef;
+  /** The session this run re-executes (`agent-replay replay`), recorded in `session.start` as `replay_of`. */
+  replayOf?: { session_id: string | null; path: string };
   /** Failures of the recorder itself (never thrown into the agent). Default: one line on stderr per kind of failure. */
   onError?: (error: Error) => void;
   /** How long a session stays open after its trace ends, for late spans and approval records. Default 250 ms. */
@@ -444,6 +446,7 @@ export class SessionRecorder implements TracingProcessor {
       },
       redaction: this.redactor.describe(),
       policy: this.options.policy ?? null,
+      ...(this.options.replayOf ? { replay_of: this.options.replayOf } : {}),
     }) as Obj;
   }
 
@@ -570,6 +573,11 @@ export class SessionRecorder implements TracingProcessor {
       decision.span_id ??= id;
       out.push({ type: 'policy.decision', fields: decision, flush: true });
       session.totals.policyDecision(decision.decision);
+    } else if (kind === 'custom' && data.name === DIVERGENCE_SPAN) {
+      // A replay noticed the run departing from the recording: a record of its own, found without reading spans.
+      const divergence = { ...(asObj(data.data) ?? {}) };
+      for (const key of RESERVED_FIELDS) delete divergence[key];
+      out.push({ type: 'divergence', fields: divergence, flush: true });
     }
     return out;
   }

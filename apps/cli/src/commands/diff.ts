@@ -84,14 +84,19 @@ function where(entry: DiffEntry): string {
 
 function sideLine(label: string, side: SessionDiff['a']): string {
   const partial = side.partial ? `\n   only the valid prefix was compared: ${side.partial}` : '';
+  const diverged = side.divergences
+    .map((d) => `\n   replay divergence at seq ${d.seq}: ${d.reason}`)
+    .join('');
   const unsealed = !side.sealed && !side.partial ? ' (unsealed: still being written or cut short)' : '';
-  return `${label}  ${side.workflow ?? '(no workflow)'}  ${shortId(side.session_id)}  ${count(side.records)} records, ${count(side.steps)} steps${unsealed}  ${side.path}${partial}`;
+  return `${label}  ${side.workflow ?? '(no workflow)'}  ${shortId(side.session_id)}  ${count(side.records)} records, ${count(side.steps)} steps${unsealed}  ${side.path}${partial}${diverged}`;
 }
 
-function humanReport(report: SessionDiff, style: Style, limit: number): string {
+export function humanReport(report: SessionDiff, style: Style, limit: number): string {
   const out: string[] = [];
   const safe = (text: string) => sanitize(text);
-  out.push(safe(sideLine('A', report.a)), safe(sideLine('B', report.b)));
+  for (const line of [...sideLine('A', report.a).split('\n'), ...sideLine('B', report.b).split('\n')]) {
+    out.push(safe(line));
+  }
   if (report.a.workflow !== report.b.workflow)
     out.push(style.yellow('note: the sessions belong to different workflows'));
   const c = report.counts;

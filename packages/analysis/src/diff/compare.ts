@@ -83,6 +83,8 @@ export interface SideSummary {
   sealed: boolean;
   /** Set when only a valid prefix could be read (torn or damaged file): the comparison covers that prefix. */
   partial: string | null;
+  /** Where a replay recorded that it departed from its recording (`divergence` records). */
+  divergences: { seq: number; reason: string }[];
 }
 
 export interface Delta {
@@ -128,6 +130,7 @@ function side(steps: SessionSteps, count: number): SideSummary {
     steps: count,
     sealed: steps.sealed,
     partial: steps.partial ?? null,
+    divergences: steps.divergences,
   };
 }
 
@@ -233,7 +236,9 @@ export async function diffSessions(
   const settled = entries.filter((e) => e.status !== 'changed' || e.fields.length > 0);
   counts.equal += entries.length - settled.length;
   counts.changed = settled.filter((e) => e.status === 'changed').length;
-  const first = settled[0];
+  // An agent or turn that failed differs only because of what happened inside it: the first step that differs in
+  // its own right (a model call, a tool call, a decision, …) is where the sessions part ways.
+  const first = settled.find((e) => !isContainerErrorOnly(e)) ?? settled[0];
   const ta = totals(a);
   const tb = totals(b);
   return {
@@ -270,6 +275,14 @@ function settleRows(rows: AlignedRow[], settled: readonly DiffEntry[]): AlignedR
   const changed = new Set(settled.filter((e) => e.status === 'changed').map((e) => e.a!.seq));
   for (const row of rows) if (row.status === 'changed' && !changed.has(row.a!.seq)) row.status = 'equal';
   return rows;
+}
+
+function isContainerErrorOnly(entry: DiffEntry): boolean {
+  return (
+    (entry.kind === 'agent' || entry.kind === 'turn') &&
+    entry.status === 'changed' &&
+    entry.fields.every((f) => f === 'error')
+  );
 }
 
 function withoutIndex(entry: DiffEntry & { index: number }): DiffEntry {

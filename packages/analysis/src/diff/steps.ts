@@ -46,6 +46,8 @@ export interface SessionSteps {
   partial: string | undefined;
   /** True when the file ends with a signed index (sealed); false while being written or after a crash. */
   sealed: boolean;
+  /** Where a replay noticed the run departing from its recording (`divergence` records). */
+  divergences: { seq: number; reason: string }[];
 }
 
 /** Keys whose values change from run to run without meaning anything: ids and times. */
@@ -175,6 +177,7 @@ export async function readSteps(path: string, options: StepOptions = {}): Promis
   let sessionId: string | undefined;
   let workflow: string | undefined;
   let partial: string | undefined;
+  const divergences: SessionSteps['divergences'] = [];
   const settle = (step: Step, values: Record<string, unknown>) => {
     for (const [key, value] of Object.entries(values)) {
       if (value !== undefined) step.fields[key] = fingerprint(stripVolatile(value, volatile));
@@ -187,6 +190,8 @@ export async function readSteps(path: string, options: StepOptions = {}): Promis
       if (record.type === 'session.start' && sessionId === undefined) {
         sessionId = str(record.session_id);
         workflow = str(record.workflow);
+      } else if (record.type === 'divergence') {
+        divergences.push({ seq, reason: str(record.reason) ?? 'divergence' });
       } else if (record.type === 'policy.decision') {
         const subject = asObj(record.subject);
         const where = context.get(str(record.span_id) ?? '') ?? { turn: turns, agent: '' };
@@ -275,5 +280,6 @@ export async function readSteps(path: string, options: StepOptions = {}): Promis
     steps,
     partial,
     sealed: reader.hasIndex,
+    divergences,
   };
 }

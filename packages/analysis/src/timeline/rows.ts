@@ -102,6 +102,9 @@ export function spanRowKind(spanKind: string, name: string | undefined): RowKind
 /** The custom span name under which policy engines report decisions (the recorder stores it as `policy.decision`). */
 export const POLICY_DECISION_SPAN = 'agent_replay.policy_decision';
 
+/** The custom span a replay emits when the run departs from the recording (stored as a `divergence` record). */
+export const DIVERGENCE_SPAN = 'agent_replay.divergence';
+
 /** Flags of a policy decision value. */
 export function decisionFlags(decision: unknown): number {
   switch (decision) {
