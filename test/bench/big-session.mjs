@@ -7,10 +7,11 @@ import { prng, text } from './workloads.mjs';
 const iso = (ms) => new Date(ms).toISOString();
 
 /**
- * Writes about `records` records to `path` and seals the file. Returns the record count and the seq of the last
+ * Writes about `records` records to `path` and seals the file. `variant(turn)` marks turns whose tool argument
+ * differs (for diff benchmarks); the rest of the session is identical for the same seed. Returns the record count and the seq of the last
  * denied tool call (what a benchmark or test jumps to).
  */
-export async function writeBigSession(path, records, { seed = 7, signingKey } = {}) {
+export async function writeBigSession(path, records, { seed = 7, signingKey, variant } = {}) {
   const random = prng(seed);
   const writer = await SessionWriter.create(path, {
     durability: 'none',
@@ -56,6 +57,8 @@ export async function writeBigSession(path, records, { seed = 7, signingKey } = 
     if (history.length > 9) history.splice(1, 2);
     const gen = open('generation', turnSpan.id, { type: 'generation' });
     const args = { host: `node-${turn % 97}`, environment: turn % 50 === 0 ? 'production' : 'staging' };
+    // A second run of the same workflow that differs here and there (`variant(turn)` true): another host.
+    if (variant?.(turn)) args.host = `node-${turn % 97}-b`;
     const usage = { input_tokens: 200 + (turn % 40), output_tokens: 20 };
     tokens += usage.input_tokens + usage.output_tokens;
     counts.model_calls++;

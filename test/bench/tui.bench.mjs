@@ -68,9 +68,14 @@ if (!existsSync(CLI)) throw new Error(`${CLI} not found: run pnpm run build firs
 
 const tmp = mkdtempSync(join(tmpdir(), 'tui-bench-'));
 const socket = `tui-bench-${process.pid}`;
-const stopTmux = () => spawnSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
+let socketPath;
+const stopTmux = () => {
+  // Our private server only (the processes of its sessions get SIGHUP).
+  spawnSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
+  if (socketPath) rmSync(socketPath, { force: true }); // the server leaves its socket file behind
+};
 process.on('exit', () => {
-  stopTmux(); // our private server only (its sessions' processes get SIGHUP)
+  stopTmux();
   rmSync(tmp, { recursive: true, force: true }); // also when a step fails
 });
 // Interrupted (Ctrl-C, kill): exit normally so the cleanup above runs.
@@ -205,6 +210,7 @@ const quoteTmux = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 
 const tmux = new Tmux();
 await tmux.ready();
+[socketPath] = await tmux.command("display-message -p '#{socket_path}'");
 
 /** Polls the screen every POLL_MS until `test(lines)`; returns the time (performance.now) it held, and the lines. */
 async function waitFor(target, test, intervals, what) {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { STEP_KINDS } from '@agent-replay/analysis/step-kinds';
 import { toTimestamp } from '@agent-replay/format';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { registerCompletionCommand } from './commands/completion.js';
 import { VERSION } from './version.js';
 
@@ -151,6 +151,10 @@ export function createProgram(result: { exitCode: number }): Command {
     .addOption(
       new Option('--limit <n>', 'changed steps listed (default 50; --json lists all)').argParser(positiveInt),
     )
+    // Exit 1 means "different": a usage mistake must be 2 (trouble), as diff(1) does it.
+    .exitOverride((error) => {
+      throw error.exitCode === 0 ? error : new CommanderError(2, error.code, error.message);
+    })
     .action(async (a: string, b: string, options) => {
       const { diffCommand } = await import('./commands/diff.js');
       result.exitCode = await diffCommand(dir(), a, b, options);

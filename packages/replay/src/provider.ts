@@ -67,11 +67,13 @@ export async function reportDivergence(divergence: Divergence, options: ReplayOp
   options.onDiverged?.(divergence);
 }
 
-/** A `fetch` that answers every request with `body()` (JSON, or server-sent events when the request streams). */
-function recordedFetch(answer: (stream: boolean) => { json: unknown } | { events: string[] }): typeof fetch {
+/** A `fetch` that answers every request with `answer(request)` (JSON, or server-sent events when it streams). */
+function recordedFetch(
+  answer: (request: { stream?: boolean; instructions?: unknown }) => { json: unknown } | { events: string[] },
+): typeof fetch {
   return async (_input, init) => {
-    const request = JSON.parse(String(init?.body ?? '{}')) as { stream?: boolean };
-    const reply = answer(request.stream === true);
+    const request = JSON.parse(String(init?.body ?? '{}')) as { stream?: boolean; instructions?: unknown };
+    const reply = answer(request);
     if ('json' in reply) {
       return new Response(JSON.stringify(reply.json), {
         status: 200,
@@ -150,15 +152,17 @@ class ReplayModel implements Model {
       apiKey: 'agent-replay-offline',
       baseURL: 'http://agent-replay.invalid/v1',
       maxRetries: 0,
-      fetch: recordedFetch((stream) => this.answer(stream)),
+      fetch: recordedFetch((request) => this.answer(request)),
     });
   }
 
-  private answer(stream: boolean): { json: unknown } | { events: string[] } {
+  private answer(request: { stream?: boolean; instructions?: unknown }): { json: unknown } | { events: string[] } {
     const call = this.served;
+    const stream = request.stream === true;
     if (!call) throw new Error('agent-replay: a model request with no recorded call to serve');
     if (call.api === 'responses') {
-      const response = asObj(call.data._response) ?? {};
+      // The API echoes the instructions it was sent: a run that continues past a changed prompt records the new one.
+      const response = { ...(asObj(call.data._response) ?? {}), instructions: request.instructions ?? null };
       return stream ? { events: responseEvents(response) } : { json: response };
     }
     const completion = asObj(Array.isArray(call.data.output) ? call.data.output[0] : undefined) ?? {};

@@ -42,13 +42,15 @@ export async function replayCommand(
   command: string[],
   options: ReplayCommandOptions,
 ): Promise<number> {
-  const original = resolve(await resolveSessionPath(ref, dir));
+  let original: string;
   let sessionId: string | null = null;
   try {
+    original = resolve(await resolveSessionPath(ref, dir));
     const reader = await SessionReader.open(original);
     sessionId = ((await reader.get(1)) as { session_id?: string } | undefined)?.session_id ?? null;
     reader.close();
   } catch (error) {
+    // 1 means "replayed, and different": not finding or reading the session is trouble (2), as for diff.
     throw new UserError(`replay: ${(error as Error).message}`, 2);
   }
   const env: NodeJS.ProcessEnv = {

@@ -178,10 +178,13 @@ export function App({ timeline, verify, follow = false, size: fixedSize }: AppPr
   useEffect(() => {
     let stopped = false;
     act(() => view.settle());
+    // Redrawing costs as much as loading: only when the percentage shown moves, or the end is reached.
+    const percent = () => Math.floor((100 * timeline.loadedThrough) / Math.max(1, timeline.recordCount));
     const step = async () => {
       if (stopped) return;
+      const before = percent();
       const more = await timeline.loadMore(12);
-      redraw();
+      if (!more || percent() !== before) redraw();
       if (more) setImmediate(step);
     };
     setImmediate(step);

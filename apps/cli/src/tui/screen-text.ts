@@ -24,7 +24,10 @@ export function safe(text: string): string {
   return sanitize(text.replace(/\t/g, '  '));
 }
 
-export const width = (text: string): number => stringWidth(text);
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Display columns of `text` (printable ASCII, most of what is drawn, is one column per character). */
+export const width = (text: string): number => (PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text));
 
 /** Cuts `text` to at most `columns` display columns (an ellipsis marks the cut). */
 export function clip(text: string, columns: number): string {

@@ -168,7 +168,7 @@ function changedFields(a: Step, b: Step): string[] {
 }
 
 /** Arguments and outputs before the rest: what a person reads first. */
-const FIELD_ORDER = ['decision', 'args', 'input', 'output', 'error', 'to', 'triggered', 'model'];
+const FIELD_ORDER = ['decision', 'args', 'instructions', 'input', 'output', 'error', 'to', 'triggered', 'model'];
 const fieldOrder = (x: string, y: string) =>
   (FIELD_ORDER.indexOf(x) + 1 || 99) - (FIELD_ORDER.indexOf(y) + 1 || 99) || x.localeCompare(y);
 
@@ -243,7 +243,8 @@ export async function diffSessions(
   const tb = totals(b);
   return {
     schema: 'agent-replay.diff/v1',
-    equivalent: settled.length === 0,
+    // A replay that departed from its recording (and carried on) is not equivalent, even if its steps look alike.
+    equivalent: settled.length === 0 && allA.divergences.length === 0 && allB.divergences.length === 0,
     a: side(allA, a.length),
     b: side(allB, b.length),
     kinds: options.kinds ? [...options.kinds] : null,
@@ -310,6 +311,7 @@ function reasonOf(entry: DiffEntry): string {
   if (fields.has('error')) return `${what}: an error in one session only or a different error`;
   switch (entry.kind) {
     case 'model':
+      if (fields.has('instructions')) return `${what}: the instructions (system prompt) differ`;
       if (fields.has('input')) return `${what}: the model input differs`;
       if (fields.has('output')) return `${what}: different model output`;
       return `${what}: different model`;

@@ -107,12 +107,14 @@ function fingerprint(value: unknown): string {
 }
 
 /** Model input and output items of a model-call span, whichever API produced it. */
-export function modelItems(data: Obj): { input: unknown; output: unknown; model: unknown } {
+export function modelItems(data: Obj): { input: unknown; output: unknown; model: unknown; instructions: unknown } {
   if (data._input !== undefined || data._response !== undefined) {
+    // The Responses API carries the system prompt beside the input, and echoes it in the response.
     const response = asObj(data._response);
-    return { input: data._input, output: response?.output, model: response?.model };
+    return { input: data._input, output: response?.output, model: response?.model, instructions: response?.instructions };
   }
-  return { input: data.input, output: data.output, model: data.model };
+  // Chat Completions and custom models keep it in the input (a system message).
+  return { input: data.input, output: data.output, model: data.model, instructions: undefined };
 }
 
 /** The compared fields of a span (by its kind) or a decision record, as values. */
@@ -125,8 +127,9 @@ export function stepFields(kind: StepKind, data: Obj, error: unknown): Record<st
       fields.output_type = data.output_type;
       break;
     case 'model': {
-      const { input, output, model } = modelItems(data);
+      const { input, output, model, instructions } = modelItems(data);
       fields.model = model;
+      fields.instructions = instructions;
       fields.input = input;
       fields.output = output;
       break;
