@@ -21,7 +21,9 @@ const work = mkdtempSync(join(tmpdir(), 'arec-diff-bench-'));
 function measure(command) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%M', 'sh', '-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%M', 'sh', '-c', command], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => {
@@ -72,10 +74,18 @@ try {
     baseline_peak_rss_mb: Math.max(...baseline.map((r) => r.rssMb)),
     baseline_diff_lines: Number(baseline.at(-1).out.trim()),
   };
-  console.log(`  agent-replay diff --json   ${(results.diff_ms / 1000).toFixed(2)} s, peak RSS ${results.diff_peak_rss_mb.toFixed(0)} MB`);
-  console.log(`    ${results.steps.toLocaleString('en-US')} steps aligned, ${results.changed} changed, first divergence at turn ${results.first_divergence_turn}`);
-  console.log(`  baseline cat --json ×2 + diff   ${(results.baseline_ms / 1000).toFixed(2)} s, peak RSS ${results.baseline_peak_rss_mb.toFixed(0)} MB, ${results.baseline_diff_lines.toLocaleString('en-US')} lines of diff output`);
-  console.log(`  ratio baseline/ours: ${(results.baseline_ms / results.diff_ms).toFixed(2)}×  (targets: ≤ 5 s, ≤ 500 MB, faster than the baseline)`);
+  console.log(
+    `  agent-replay diff --json   ${(results.diff_ms / 1000).toFixed(2)} s, peak RSS ${results.diff_peak_rss_mb.toFixed(0)} MB`,
+  );
+  console.log(
+    `    ${results.steps.toLocaleString('en-US')} steps aligned, ${results.changed} changed, first divergence at turn ${results.first_divergence_turn}`,
+  );
+  console.log(
+    `  baseline cat --json ×2 + diff   ${(results.baseline_ms / 1000).toFixed(2)} s, peak RSS ${results.baseline_peak_rss_mb.toFixed(0)} MB, ${results.baseline_diff_lines.toLocaleString('en-US')} lines of diff output`,
+  );
+  console.log(
+    `  ratio baseline/ours: ${(results.baseline_ms / results.diff_ms).toFixed(2)}×  (targets: ≤ 5 s, ≤ 500 MB, faster than the baseline)`,
+  );
   const jsonOut = option('--json');
   if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);
 } finally {

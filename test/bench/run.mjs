@@ -17,11 +17,11 @@ if (node24 && !process.versions.node.startsWith('24.')) runtimes.push([node24, '
 
 let failed = false;
 for (const [bin, label] of runtimes) {
-  for (const bench of ['format', 'recorder', 'catalog', 'tui']) {
+  for (const bench of ['format', 'recorder', 'catalog', 'tui', 'diff']) {
     // better-sqlite3 (the catalog) is compiled for the Node that installed it: that Node only.
     if (bench === 'catalog' && bin !== process.execPath) continue;
-    // The TUI is measured as users run it, with the Node that runs the CLI (and needs tmux).
-    if (bench === 'tui' && bin !== process.execPath) continue;
+    // The TUI and diff are measured as users run them, with the Node that runs the CLI (the TUI needs tmux).
+    if ((bench === 'tui' || bench === 'diff') && bin !== process.execPath) continue;
     const result = spawnSync(
       bin,
       [join(here, `${bench}.bench.mjs`), ...extra, '--json', join(out, `${bench}-${label}.json`)],

@@ -3,7 +3,8 @@
  * diff (so an inserted or removed step shifts nothing after it), aligned steps whose fields differ are "changed",
  * and the first entry that is not equal is the point of divergence, explained field by field.
  */
-import { canonicalize, SessionReader } from '@agent-replay/format';
+import { Worker } from 'node:worker_threads';
+import { canonicalize, SessionFileError, SessionReader } from '@agent-replay/format';
 import { diffArrays } from 'diff';
 import type { StepKind } from './kinds.js';
 import {
@@ -23,7 +24,10 @@ const asObj = (v: unknown): Obj | undefined =>
 export interface DiffOptions extends StepOptions {
   /** Compare only these kinds of steps (default: all). */
   kinds?: readonly StepKind[];
-  /** Changed steps explained field by field (default 200); the rest are listed without field changes. */
+  /**
+   * Changed steps re-read and explained field by field (default 200); the rest are listed with the fields their
+   * fingerprints name, without the changes inside them.
+   */
   maxDetailed?: number;
   /** Also return every aligned row, equal ones included (for a side-by-side view). */
   aligned?: boolean;
@@ -168,7 +172,17 @@ function changedFields(a: Step, b: Step): string[] {
 }
 
 /** Arguments and outputs before the rest: what a person reads first. */
-const FIELD_ORDER = ['decision', 'args', 'instructions', 'input', 'output', 'error', 'to', 'triggered', 'model'];
+const FIELD_ORDER = [
+  'decision',
+  'args',
+  'instructions',
+  'input',
+  'output',
+  'error',
+  'to',
+  'triggered',
+  'model',
+];
 const fieldOrder = (x: string, y: string) =>
   (FIELD_ORDER.indexOf(x) + 1 || 99) - (FIELD_ORDER.indexOf(y) + 1 || 99) || x.localeCompare(y);
 
@@ -177,7 +191,8 @@ export async function diffSessions(
   pathB: string,
   options: DiffOptions = {},
 ): Promise<SessionDiff> {
-  const [allA, allB] = await Promise.all([readSteps(pathA, options), readSteps(pathB, options)]);
+  // Reading (decompressing, parsing, fingerprinting) is the cost: the second session is read on the other core.
+  const [allA, allB] = await Promise.all([readSteps(pathA, options), readStepsInWorker(pathB, options)]);
   const keep = options.kinds ? new Set(options.kinds) : undefined;
   const a = keep ? allA.steps.filter((s) => keep.has(s.kind)) : allA.steps;
   const b = keep ? allB.steps.filter((s) => keep.has(s.kind)) : allB.steps;
@@ -278,6 +293,28 @@ function settleRows(rows: AlignedRow[], settled: readonly DiffEntry[]): AlignedR
   return rows;
 }
 
+/** `readSteps` in a worker thread; file errors come back as the same `SessionFileError` (file and offset). */
+function readStepsInWorker(path: string, options: StepOptions): Promise<SessionSteps> {
+  const stepOptions: StepOptions = { includeVolatile: options.includeVolatile ?? false };
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./steps-worker.js', import.meta.url), {
+      workerData: { path, options: stepOptions },
+    });
+    worker.once(
+      'message',
+      (message: { steps?: SessionSteps; error?: string; code?: string; offset?: number }) => {
+        void worker.terminate();
+        if (message.steps) resolve(message.steps);
+        else
+          reject(
+            new SessionFileError(message.code ?? 'EIO', path, message.error ?? 'cannot read', message.offset),
+          );
+      },
+    );
+    worker.once('error', reject);
+  });
+}
+
 function isContainerErrorOnly(entry: DiffEntry): boolean {
   return (
     (entry.kind === 'agent' || entry.kind === 'turn') &&
@@ -350,10 +387,12 @@ async function explain(
   try {
     let detailed = 0;
     for (const entry of changed) {
+      // Past the limit, steps keep what their fingerprints say (re-reading each costs a segment decode).
+      if (detailed >= limit) break;
       const va = await fieldValues(ra, entry.kind, entry.a!, volatile);
       const vb = await fieldValues(rb, entry.kind, entry.b!, volatile);
       entry.fields = entry.fields.filter((f) => canonicalize(va[f] ?? null) !== canonicalize(vb[f] ?? null));
-      if (entry.fields.length === 0 || detailed >= limit) continue;
+      if (entry.fields.length === 0) continue;
       detailed++;
       for (const field of entry.fields) {
         jsonChanges(field, field, va[field], vb[field], entry.changes);

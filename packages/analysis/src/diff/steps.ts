@@ -4,7 +4,7 @@
  * matters (volatile ids and times removed), not the values: two 100k-record sessions fit in a few MB, and the few
  * steps that differ are read again for a focused diff.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalize, SessionReader } from '@agent-replay/format';
 import { POLICY_DECISION_SPAN } from '../timeline/rows.js';
 import { modelCallTokens } from '../totals.js';
@@ -103,15 +103,26 @@ export function parseIfJson(value: unknown): unknown {
 
 function fingerprint(value: unknown): string {
   const text = canonicalize(value === undefined ? null : value);
-  return text.length <= 64 ? text : createHash('sha256').update(text).digest('hex');
+  // One-shot hashing (no Hash object per value): a third of the time of createHash on 100k steps.
+  return text.length <= 64 ? text : hash('sha256', text);
 }
 
 /** Model input and output items of a model-call span, whichever API produced it. */
-export function modelItems(data: Obj): { input: unknown; output: unknown; model: unknown; instructions: unknown } {
+export function modelItems(data: Obj): {
+  input: unknown;
+  output: unknown;
+  model: unknown;
+  instructions: unknown;
+} {
   if (data._input !== undefined || data._response !== undefined) {
     // The Responses API carries the system prompt beside the input, and echoes it in the response.
     const response = asObj(data._response);
-    return { input: data._input, output: response?.output, model: response?.model, instructions: response?.instructions };
+    return {
+      input: data._input,
+      output: response?.output,
+      model: response?.model,
+      instructions: response?.instructions,
+    };
   }
   // Chat Completions and custom models keep it in the input (a system message).
   return { input: data.input, output: data.output, model: data.model, instructions: undefined };
