@@ -3,7 +3,7 @@
 // badly: every record differs in its ids and timestamps).
 //   node test/bench/diff.bench.mjs [--quick] [--records N] [--json out.json]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,6 @@ try {
   console.log(`[diff bench] two sessions of ${written.records.toLocaleString('en-US')} records`);
   const ours = [];
   const baseline = [];
-  let report;
   for (let i = 0; i < runs; i++) {
     const result = await measure(`node ${cli} diff ${a} ${b} --json > ${join(work, 'report.json')}`);
     ours.push(result);
@@ -62,7 +61,7 @@ try {
       ),
     );
   }
-  report = JSON.parse((await import('node:fs')).readFileSync(join(work, 'report.json'), 'utf8'));
+  const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8'));
   const results = {
     records: written.records,
     steps: report.counts.aligned,

@@ -156,7 +156,10 @@ class ReplayModel implements Model {
     });
   }
 
-  private answer(request: { stream?: boolean; instructions?: unknown }): { json: unknown } | { events: string[] } {
+  private answer(request: {
+    stream?: boolean;
+    instructions?: unknown;
+  }): { json: unknown } | { events: string[] } {
     const call = this.served;
     const stream = request.stream === true;
     if (!call) throw new Error('agent-replay: a model request with no recorded call to serve');
