@@ -42,18 +42,21 @@ function runAndKill(path: string, run: number, ms: number): Promise<{ acked: str
 async function simulatePowerLoss(
   path: string,
   lastAcked: string | undefined,
+  recovered: boolean,
   random: () => number,
 ): Promise<void> {
   const reader = await SessionReader.open(path);
-  let durableEnd = 0;
-  if (lastAcked !== undefined) {
-    let seq = 0;
-    for await (const record of reader.records({ types: ['tick'] }))
-      if (record.id === lastAcked) seq = record.seq;
+  let durableEnd = reader.segments[0]?.offset ?? 0;
+  // Synced, hence durable: the segment of the last acknowledged tick, and the recovery record a run that said
+  // "ready recovered" synced before saying so (a run may be killed before it acknowledges any tick).
+  let seq = 0;
+  for await (const record of reader.records({ types: ['tick', 'recovery'] })) {
+    if (record.type === 'tick' && record.id === lastAcked) seq = Math.max(seq, record.seq);
+    if (record.type === 'recovery' && recovered) seq = Math.max(seq, record.seq);
+  }
+  if (seq > 0) {
     const segment = reader.segments.find((s) => s.firstSeq <= seq && seq <= s.lastSeq)!;
     durableEnd = frameRanges(readFileSync(path), [segment.offset])[0]![1];
-  } else {
-    durableEnd = reader.segments[0]?.offset ?? 0;
   }
   const size = reader.fileSize;
   reader.close();
@@ -80,7 +83,7 @@ describe('crash tolerance', () => {
       const result = await runAndKill(path, run, Math.floor(random() * 120));
       acked.push(...result.acked);
       if (result.recovered) recoveries++;
-      if (run % 3 !== 0) await simulatePowerLoss(path, acked.at(-1), random);
+      if (run % 3 !== 0) await simulatePowerLoss(path, acked.at(-1), result.recovered, random);
       const report = await verifySession(path);
       expect(['UNSEALED', 'TORN'], report.summary).toContain(report.verdict);
       if (report.verdict === 'TORN') torn++;
