@@ -6,9 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import { canonicalize, SessionFileError, SessionReader } from '@agent-replay/format';
 import { diffArrays } from 'diff';
+import { asObj, parseIfJson } from '../values.js';
 import type { StepKind } from './kinds.js';
 import {
-  parseIfJson,
   readSteps,
   type SessionSteps,
   type Step,
@@ -16,10 +16,6 @@ import {
   stepFields,
   stripVolatile,
 } from './steps.js';
-
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 
 export interface DiffOptions extends StepOptions {
   /** Compare only these kinds of steps (default: all). */

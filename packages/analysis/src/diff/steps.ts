@@ -8,12 +8,7 @@ import { hash } from 'node:crypto';
 import { canonicalize, SessionReader } from '@agent-replay/format';
 import { POLICY_DECISION_SPAN } from '../timeline/rows.js';
 import { modelCallTokens } from '../totals.js';
-
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+import { asObj, modelCallIO, num, type Obj, parseIfJson, str } from '../values.js';
 
 import type { StepKind } from './kinds.js';
 
@@ -89,43 +84,10 @@ export function stripVolatile(value: unknown, volatile: boolean, depth = 0): unk
   return out;
 }
 
-/** Parses a JSON string (tool arguments are recorded as text) so `{"a":1}` and `{ "a": 1 }` compare equal. */
-export function parseIfJson(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const trimmed = value.trim();
-  if (!(trimmed.startsWith('{') || trimmed.startsWith('['))) return value;
-  try {
-    return JSON.parse(trimmed);
-  } catch {
-    return value;
-  }
-}
-
 function fingerprint(value: unknown): string {
   const text = canonicalize(value === undefined ? null : value);
   // One-shot hashing (no Hash object per value): a third of the time of createHash on 100k steps.
   return text.length <= 64 ? text : hash('sha256', text);
-}
-
-/** Model input and output items of a model-call span, whichever API produced it. */
-export function modelItems(data: Obj): {
-  input: unknown;
-  output: unknown;
-  model: unknown;
-  instructions: unknown;
-} {
-  if (data._input !== undefined || data._response !== undefined) {
-    // The Responses API carries the system prompt beside the input, and echoes it in the response.
-    const response = asObj(data._response);
-    return {
-      input: data._input,
-      output: response?.output,
-      model: response?.model,
-      instructions: response?.instructions,
-    };
-  }
-  // Chat Completions and custom models keep it in the input (a system message).
-  return { input: data.input, output: data.output, model: data.model, instructions: undefined };
 }
 
 /** The compared fields of a span (by its kind) or a decision record, as values. */
@@ -138,7 +100,7 @@ export function stepFields(kind: StepKind, data: Obj, error: unknown): Record<st
       fields.output_type = data.output_type;
       break;
     case 'model': {
-      const { input, output, model, instructions } = modelItems(data);
+      const { input, output, model, instructions } = modelCallIO(data);
       fields.model = model;
       fields.instructions = instructions;
       fields.input = input;
@@ -272,7 +234,7 @@ export async function readSteps(path: string, options: StepOptions = {}): Promis
         step.endSeq = seq;
         if (kind === 'handoff') step.name = `${str(data.from_agent) ?? '?'} → ${str(data.to_agent) ?? '?'}`;
         if (kind === 'tool' && !step.name) step.name = str(data.name) ?? '';
-        if (kind === 'model') step.name = String(modelItems(data).model ?? '');
+        if (kind === 'model') step.name = String(modelCallIO(data).model ?? '');
         step.error = span.error !== null && span.error !== undefined;
         step.denied = kind === 'guardrail' && data.triggered === true;
         const ms = Date.parse(str(span.ended_at) ?? '') - Date.parse(str(span.started_at) ?? '');

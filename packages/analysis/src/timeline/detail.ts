@@ -4,13 +4,9 @@
  * rule, reason, policy version and who decided, identities field by field. Text is returned raw: whoever prints it
  * must make it safe for its medium (the TUI sanitizes every string).
  */
+import { asObj, modelCallIO, type Obj, parseIfJson, str } from '../values.js';
 import { KIND_CODE, type TimelineRow } from './rows.js';
 import type { SessionTimeline } from './timeline.js';
-
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export type Tone = 'plain' | 'dim' | 'key' | 'new' | 'error' | 'denied' | 'approval' | 'ok';
 
@@ -42,17 +38,7 @@ function field(lines: DetailLine[], key: string, value: unknown, tone: Tone = 'p
 
 /** A value as readable text: JSON strings are parsed and pretty-printed, long texts keep their own lines. */
 export function prettyValue(value: unknown, tone: Tone = 'plain', limit = MAX_VALUE_LINES): DetailLine[] {
-  let shown = value;
-  if (typeof value === 'string') {
-    const trimmed = value.trim();
-    if ((trimmed.startsWith('{') || trimmed.startsWith('[')) && trimmed.length > 1) {
-      try {
-        shown = JSON.parse(trimmed);
-      } catch {
-        shown = value;
-      }
-    }
-  }
+  const shown = parseIfJson(value);
   const text = typeof shown === 'string' ? shown : (JSON.stringify(shown, null, 2) ?? String(shown));
   const all = text.split('\n');
   const lines = all.slice(0, limit).map((t) => line(t, tone));
@@ -103,16 +89,8 @@ const asItems = (value: unknown): unknown[] =>
 
 /** Input and output items of a model-call span, whichever API produced it. */
 function modelIO(data: Obj): { input: unknown[]; output: unknown[] } {
-  if (data._input !== undefined || data._response !== undefined) {
-    return { input: asItems(data._input), output: asItems(asObj(data._response)?.output) };
-  }
-  const output = Array.isArray(data.output) ? data.output : asItems(data.output);
-  // Chat Completions spans record the completion object: its choices hold the messages.
-  const choices = asObj(output[0])?.choices;
-  return {
-    input: asItems(data.input),
-    output: Array.isArray(choices) ? choices.map((choice) => asObj(choice)?.message ?? choice) : output,
-  };
+  const { input, output } = modelCallIO(data);
+  return { input: asItems(input), output: asItems(output) };
 }
 
 export async function rowDetail(timeline: SessionTimeline, row: TimelineRow): Promise<RowDetail> {
@@ -325,14 +303,9 @@ function recordSection(row: TimelineRow, span: Obj | undefined, decisions: reado
   return { title: 'Record', lines };
 }
 
-const compactJson = (value: unknown): string => {
-  if (typeof value === 'string') {
-    try {
-      return compactJson(JSON.parse(value));
-    } catch {
-      return value;
-    }
-  }
+const compactJson = (raw: unknown): string => {
+  const value = parseIfJson(raw);
+  if (typeof value === 'string') return value;
   const obj = asObj(value);
   if (obj)
     return Object.entries(obj)

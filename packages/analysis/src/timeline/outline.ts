@@ -5,6 +5,7 @@
  * of a huge file does not wait for everything before it, and is overwritten when the ordered pass gets there.
  */
 import { modelCallTokens } from '../totals.js';
+import { asObj, num, type Obj, str } from '../values.js';
 import {
   ATTENTION,
   decisionFlags,
@@ -17,12 +18,6 @@ import {
   spanRowKind,
   type TimelineRow,
 } from './rows.js';
-
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 const redactionFlag = (line: string): number => (line.includes('[REDACTED:') ? Flag.REDACTED : 0);
 /** Distinct names kept; beyond this (hostile data) rows show their kind only. */

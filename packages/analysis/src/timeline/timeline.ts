@@ -5,9 +5,8 @@
  */
 import { type ReaderOptions, type SegmentRef, SessionReader, type SessionRecord } from '@agent-replay/format';
 import { SessionTotals, type SessionTotalsJSON } from '../totals.js';
+import type { Obj } from '../values.js';
 import { type AheadSpan, type OutlinedRecord, TimelineOutline } from './outline.js';
-
-type Obj = Record<string, unknown>;
 
 export interface TimelineOptions {
   codec?: ReaderOptions['codec'];
