@@ -178,6 +178,36 @@ export function createProgram(result: { exitCode: number }): Command {
       result.exitCode = await replayCommand(dir(), ref, command, options);
     });
 
+  const policy = program
+    .command('policy')
+    .description('policy-as-code: check a policy file, test it against recorded sessions');
+  policy
+    .command('lint')
+    .description(
+      'load a policy file as an agent would: one precise error (file:line:column), or its id, version and hash',
+    )
+    .argument('<file>', 'the policy (YAML)')
+    .option('--json', '{id, version, sha256, file, rules, default}')
+    .action(async (file: string, options) => {
+      const { policyLintCommand } = await import('./commands/policy.js');
+      result.exitCode = policyLintCommand(file, options);
+    });
+  policy
+    .command('test')
+    .description(
+      'what-if: decide every recorded tool call, model call and handoff again under <policy> and list the decisions that would change (exit 1 if any)',
+    )
+    .argument('<policy>', 'the policy (YAML)')
+    .argument('<sessions...>', sessionHelp)
+    .option(
+      '--json',
+      '{policy, sessions[{path, session_id, calls, changes[{seq, call, before, after}]}], changed}',
+    )
+    .action(async (file: string, sessions: string[], options) => {
+      const { policyTestCommand } = await import('./commands/policy.js');
+      result.exitCode = await policyTestCommand(dir(), file, sessions, options);
+    });
+
   program
     .command('cat')
     .description('print the records of a session (NDJSON with --json)')
