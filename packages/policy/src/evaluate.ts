@@ -128,6 +128,11 @@ export class PolicyEngine {
     };
   }
 
+  /** Whether `mask` applies to the tool named `name`. */
+  masksTool(mask: LoadedPolicy['document']['masking'][number], name: string): boolean {
+    return nameTest(mask.tool)(name);
+  }
+
   decide(call: PolicyCall): PolicyDecision {
     const args = call.kind === 'tool' ? parsedArgs(call.args) : undefined;
     const subject =

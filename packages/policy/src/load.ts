@@ -90,11 +90,20 @@ export function parsePolicy(text: string, file = '<policy>'): LoadedPolicy {
     const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
     const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
     const where = pathText(path);
-    const message =
-      issue.code === 'unrecognized_keys'
-        ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where ? ` in ${where}` : ''}`
-        : `${where ? `${where}: ` : ''}${issue.message}`;
-    fail(path, message, issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined);
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+      fail(
+        path,
+        `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}${where ? ` in ${where}` : ''}`,
+        issue.keys[0],
+      );
+    }
+    if (issue.code === 'invalid_key') {
+      // A bad map key (a condition path): zod keeps the schema's message inside, and the key is what to point at.
+      const key = String(path.at(-1));
+      fail(path.slice(0, -1), `${where}: ${issue.issues[0]?.message ?? issue.message}`, key);
+    }
+    fail(path, `${where ? `${where}: ` : ''}${issue.message}`);
   }
   const document = parsed.data!;
   const ids = new Map<string, number>();

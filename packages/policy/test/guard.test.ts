@@ -1,0 +1,199 @@
+/**
+ * The policy enforced in a real Agents SDK run (scripted model), recorded by the real recorder: what the model is
+ * told, what runs, and what the session file says.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SessionReader } from '@agent-replay/format';
+import { SessionRecorder } from '@agent-replay/recorder';
+import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
+import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { guardAgent, guardModelProvider, PolicyDeniedError, parsePolicy } from '../src/index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'arec-policy-guard-'));
+afterAll(() => {
+  setTraceProcessors([]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+const POLICY = parsePolicy(
+  `policy: { id: prod-guard, version: 3 }
+default: allow
+rules:
+  - id: staging-first
+    tool: push_config
+    when: { args.environment: { equals: production } }
+    decision: deny
+    reason: push to staging first
+  - id: no-wipes
+    tool: wipe_*
+    decision: deny
+    reason: wiping is never allowed
+  - id: approved-models
+    model: { not: [scripted-4] }
+    decision: deny
+    reason: only approved models
+rate_limits:
+  - { id: two-per-minute, scope: agent, requests_per_minute: 2 }
+masking:
+  - { id: customer-ssn, tool: fetch_customer, fields: [ssn], patterns: ['\\d{4}-\\d{4}-\\d{4}-\\d{4}'] }
+`,
+  'prod-guard.yaml',
+);
+
+type Rec = Record<string, any>;
+
+async function recordRun(dir: string, run: () => Promise<unknown>): Promise<Rec[]> {
+  const recorder = new SessionRecorder({
+    dir,
+    closeDelayMs: 20,
+    redactionKeyFile: join(work, 'redaction.key'),
+  });
+  setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
+  setTraceProcessors([recorder]);
+  try {
+    await run();
+  } finally {
+    await recorder.shutdown();
+    setTraceProcessors([]);
+  }
+  // One session per run (trace); records of all of them, session after session.
+  const records: Rec[] = [];
+  for (const file of readdirSync(join(dir, 'sessions')).sort()) {
+    const reader = await SessionReader.open(join(dir, 'sessions', file));
+    for await (const record of reader.records()) records.push((await reader.resolve(record)) as Rec);
+    reader.close();
+  }
+  expect(records.length).toBeGreaterThan(0);
+  return records;
+}
+
+describe('guardAgent / guardModelProvider in a real run', () => {
+  it('the production push is denied with the reason, the model pushes to staging, the session records the rule and the policy', async () => {
+    const pushes: string[] = [];
+    const push = tool({
+      name: 'push_config',
+      description: 'push a config',
+      parameters: z.object({ environment: z.string(), file: z.string() }),
+      execute: async ({ environment }) => {
+        pushes.push(environment);
+        return `pushed to ${environment}`;
+      },
+    });
+    const seen: string[] = [];
+    const model = new SpanEmittingScriptedModel(
+      (req) => {
+        const text = JSON.stringify(req.input);
+        seen.push(text);
+        if (!text.includes('function_call_result'))
+          return [fc('p1', 'push_config', { environment: 'production', file: 'payments.yaml' })];
+        if (!text.includes('pushed to staging'))
+          return [fc('p2', 'push_config', { environment: 'staging', file: 'payments.yaml' })];
+        return [say('Pushed to staging first.')];
+      },
+      { model: 'scripted-4' },
+    );
+    const agent = guardAgent(new Agent({ name: 'Config', model, tools: [push] }), POLICY);
+    const records = await recordRun(join(work, 'config'), () =>
+      new Runner({ workflowName: 'config-agent' }).run(agent, 'fix payments.yaml and ship it'),
+    );
+    // The tool ran once, for staging; the model read the reason.
+    expect(pushes).toEqual(['staging']);
+    expect(seen[1]).toContain('push to staging first');
+    expect(seen[1]).toContain('prod-guard');
+    const decisions = records.filter((r) => r.type === 'policy.decision');
+    const deny = decisions.find((d) => d.decision === 'deny')!;
+    expect(deny).toMatchObject({
+      rule: 'staging-first',
+      reason: 'push to staging first',
+      policy: POLICY.ref,
+      decided_by: { kind: 'engine', id: 'prod-guard' },
+      subject: {
+        kind: 'tool',
+        name: 'push_config',
+        args: { environment: 'production', file: 'payments.yaml' },
+      },
+    });
+    const allow = decisions.find((d) => d.decision === 'allow')!;
+    expect(allow).toMatchObject({
+      rule: null,
+      subject: { args: { environment: 'staging' } },
+      policy: POLICY.ref,
+    });
+    expect(records.at(-1)).toMatchObject({ type: 'session.end', counts: { denials: 1 } });
+  });
+
+  it('masked output never reaches the model nor the file', async () => {
+    const fetchCustomer = tool({
+      name: 'fetch_customer',
+      description: 'customer record',
+      parameters: z.object({ id: z.string() }),
+      execute: async () =>
+        JSON.stringify({ name: 'Ada', ssn: '078-05-1120', note: 'card 4111-1111-1111-1111' }),
+    });
+    const seen: string[] = [];
+    const model = new SpanEmittingScriptedModel(
+      (req) => {
+        seen.push(JSON.stringify(req.input));
+        return JSON.stringify(req.input).includes('function_call_result')
+          ? [say('done')]
+          : [fc('f1', 'fetch_customer', { id: 'c1' })];
+      },
+      { model: 'scripted-4' },
+    );
+    const agent = guardAgent(new Agent({ name: 'Support', model, tools: [fetchCustomer] }), POLICY);
+    const records = await recordRun(join(work, 'mask'), () => new Runner().run(agent, 'who is c1?'));
+    const everything = JSON.stringify(records) + seen.join('');
+    expect(everything).not.toContain('078-05-1120');
+    expect(everything).not.toContain('4111-1111-1111-1111');
+    expect(seen[1]).toContain('[MASKED:customer-ssn]');
+    expect(seen[1]).toContain('Ada');
+  });
+
+  it('a blocked tool is denied; a blocked model and an exceeded rate limit stop the run, each recorded', async () => {
+    const wipe = tool({
+      name: 'wipe_disk',
+      description: 'wipe',
+      parameters: z.object({}),
+      execute: async () => 'wiped',
+    });
+    const model = new SpanEmittingScriptedModel(() => [say('hello')], { model: 'gpt-4o' });
+    const blockedModel = guardModelProvider({ getModel: () => model }, POLICY);
+    const records = await recordRun(join(work, 'model'), async () => {
+      await expect(
+        new Runner({ modelProvider: blockedModel }).run(
+          guardAgent(new Agent({ name: 'A', model: 'gpt-4o', tools: [wipe] }), POLICY),
+          'hi',
+        ),
+      ).rejects.toBeInstanceOf(PolicyDeniedError);
+    });
+    expect(records.find((r) => r.type === 'policy.decision')).toMatchObject({
+      decision: 'deny',
+      rule: 'approved-models',
+      subject: { kind: 'model', name: 'gpt-4o' },
+    });
+
+    const okModel = new SpanEmittingScriptedModel(
+      (req) =>
+        JSON.stringify(req.input).includes('function_call_result')
+          ? [say('ok')]
+          : [fc('w1', 'wipe_disk', {})],
+      { model: 'scripted-4' },
+    );
+    const provider = guardModelProvider({ getModel: () => okModel }, POLICY);
+    const limited = await recordRun(join(work, 'limit'), async () => {
+      const runner = new Runner({ modelProvider: provider });
+      const agent = guardAgent(new Agent({ name: 'Limited', model: 'scripted-4', tools: [wipe] }), POLICY);
+      // Two requests fit in the minute (the run's two model calls); the third request is over the limit.
+      const first = await runner.run(agent, 'wipe it');
+      expect(first.finalOutput).toBe('ok');
+      await expect(runner.run(agent, 'again')).rejects.toThrow(/rate limit two-per-minute/);
+    });
+    const decisions = limited.filter((r) => r.type === 'policy.decision');
+    expect(decisions.some((d) => d.rule === 'no-wipes' && d.decision === 'deny')).toBe(true);
+    expect(decisions.some((d) => d.rule === 'two-per-minute' && d.decision === 'deny')).toBe(true);
+  });
+});
