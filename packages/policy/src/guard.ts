@@ -7,7 +7,6 @@
  */
 import { POLICY_DECISION_SPAN } from '@agent-replay/analysis';
 import {
-  type Agent,
   defineToolInputGuardrail,
   getCurrentSpan,
   type Model,
@@ -75,7 +74,7 @@ interface FunctionToolLike {
 }
 
 /** Applies the policy's tool rules and masks to every function tool of `agent` (in place); returns the agent. */
-export function guardAgent<TAgent extends Agent<any, any>>(
+export function guardAgent<TAgent extends { tools: unknown[] }>(
   agent: TAgent,
   policy: LoadedPolicy,
   options: GuardOptions = {},
