@@ -6,7 +6,12 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionReader } from '@agent-replay/format';
-import { SessionRecorder } from '@agent-replay/recorder';
+import {
+  approveToolCall,
+  recordInterruptions,
+  rejectToolCall,
+  SessionRecorder,
+} from '@agent-replay/recorder';
 import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
 import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,6 +37,11 @@ rules:
     tool: wipe_*
     decision: deny
     reason: wiping is never allowed
+  - id: prod-deletes-need-approval
+    tool: delete_path
+    when: { args.path: { glob: "/srv/**" } }
+    decision: require_approval
+    reason: deleting on a server needs a human
   - id: approved-models
     model: { not: [scripted-4] }
     decision: deny
@@ -46,7 +56,7 @@ masking:
 
 type Rec = Record<string, any>;
 
-async function recordRun(dir: string, run: () => Promise<unknown>): Promise<Rec[]> {
+async function recordRun(dir: string, run: (recorder: SessionRecorder) => Promise<unknown>): Promise<Rec[]> {
   const recorder = new SessionRecorder({
     dir,
     closeDelayMs: 20,
@@ -55,7 +65,7 @@ async function recordRun(dir: string, run: () => Promise<unknown>): Promise<Rec[
   setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
   setTraceProcessors([recorder]);
   try {
-    await run();
+    await run(recorder);
   } finally {
     await recorder.shutdown();
     setTraceProcessors([]);
@@ -195,5 +205,66 @@ describe('guardAgent / guardModelProvider in a real run', () => {
     const decisions = limited.filter((r) => r.type === 'policy.decision');
     expect(decisions.some((d) => d.rule === 'no-wipes' && d.decision === 'deny')).toBe(true);
     expect(decisions.some((d) => d.rule === 'two-per-minute' && d.decision === 'deny')).toBe(true);
+  });
+
+  it('an approval rule stops the run; one call approved and one rejected by a named human; the resumed run continues in the same file', async () => {
+    const deleted: string[] = [];
+    const deletePath = tool({
+      name: 'delete_path',
+      description: 'delete a path',
+      parameters: z.object({ path: z.string() }),
+      execute: async ({ path }) => {
+        deleted.push(path);
+        return `deleted ${path}`;
+      },
+    });
+    const model = new SpanEmittingScriptedModel(
+      (req) =>
+        JSON.stringify(req.input).includes('function_call_result')
+          ? [say('cleanup finished')]
+          : [
+              fc('c1', 'delete_path', { path: '/srv/tmp/cache' }),
+              fc('c2', 'delete_path', { path: '/srv/db' }),
+              fc('c3', 'delete_path', { path: '/home/me/tmp' }),
+            ],
+      { model: 'scripted-4' },
+    );
+    const agent = guardAgent(new Agent({ name: 'Janitor', model, tools: [deletePath] }), POLICY);
+    const runner = new Runner({ workflowName: 'janitor' });
+    const bob = {
+      subject: 'bob@example.com',
+      kind: 'human' as const,
+      verified: false,
+      method: 'static' as const,
+    };
+    const records = await recordRun(join(work, 'approval'), async (recorder) => {
+      const first = await runner.run(agent, 'free some disk space');
+      // The call outside /srv needs nobody; the two on the server wait for a human.
+      expect(first.interruptions.map((i) => JSON.parse(String(i.rawItem.arguments)).path).sort()).toEqual([
+        '/srv/db',
+        '/srv/tmp/cache',
+      ]);
+      expect(recordInterruptions(recorder, first)).toBe(2);
+      const [a, b] = first.state.getInterruptions();
+      const byPath = (item: typeof a) => JSON.parse(String(item!.rawItem.arguments)).path;
+      const cache = byPath(a) === '/srv/tmp/cache' ? a! : b!;
+      const db = cache === a ? b! : a!;
+      approveToolCall(recorder, first.state, cache, { approver: bob, reason: 'cache only' });
+      rejectToolCall(recorder, first.state, db, { approver: bob, message: 'never delete the database' });
+      const resumed = await runner.run(agent, first.state);
+      expect(resumed.finalOutput).toBe('cleanup finished');
+    });
+    expect(deleted.sort()).toEqual(['/home/me/tmp', '/srv/tmp/cache']);
+    // One file: both runs, the requests, the human decisions with who made them.
+    expect(new Set(records.map((r) => r.session_id).filter(Boolean)).size).toBe(1);
+    const decisions = records.filter((r) => r.type === 'policy.decision');
+    expect(decisions.filter((d) => d.decision === 'require_approval')).toHaveLength(2);
+    expect(decisions.find((d) => d.decision === 'approved')).toMatchObject({
+      decided_by: { kind: 'human', id: 'bob@example.com' },
+    });
+    expect(decisions.find((d) => d.decision === 'rejected')).toMatchObject({
+      decided_by: { kind: 'human', id: 'bob@example.com' },
+    });
+    expect(records.filter((r) => r.type === 'trace.start').map((r) => r.resumed)).toEqual([false, true]);
   });
 });
