@@ -23,11 +23,18 @@ export interface PolicyDecision {
 
 type NameTest = (name: string) => boolean;
 
+/** A glob's test, with a cheap check of its literal prefix first (most names fail there). */
+function prefixedGlob(pattern: string): NameTest {
+  const glob = globMatcher(pattern);
+  const literal = /^[^*?[\]{}()!+@\\]*/.exec(pattern)?.[0] ?? '';
+  return literal ? (name) => name.startsWith(literal) && glob(name) : glob;
+}
+
 function nameTest(match: PolicyRule['tool']): NameTest {
   if (match === undefined) return () => true;
   const negate = typeof match === 'object' && !Array.isArray(match);
   const list = negate ? (match as { not: string | string[] }).not : (match as string | string[]);
-  const tests = (Array.isArray(list) ? list : [list]).map(globMatcher);
+  const tests = (Array.isArray(list) ? list : [list]).map(prefixedGlob);
   const any = (name: string) => tests.some((test) => test(name));
   return negate ? (name) => !any(name) : any;
 }
@@ -77,11 +84,13 @@ function parsedArgs(args: unknown): unknown {
 
 interface CompiledRule {
   rule: PolicyRule;
+  /** Position in the file: the first match wins. */
+  index: number;
   kind: PolicyCall['kind'];
   matches(call: PolicyCall, args: unknown): boolean;
 }
 
-function compile(rule: PolicyRule): CompiledRule {
+function compile(rule: PolicyRule, index: number): CompiledRule {
   if (rule.tool !== undefined) {
     const name = nameTest(rule.tool);
     const conditions = Object.entries(rule.when ?? {}).map(([path, condition]) => ({
@@ -90,6 +99,7 @@ function compile(rule: PolicyRule): CompiledRule {
     }));
     return {
       rule,
+      index,
       kind: 'tool',
       matches: (call, args) =>
         call.kind === 'tool' &&
@@ -102,29 +112,76 @@ function compile(rule: PolicyRule): CompiledRule {
   }
   if (rule.model !== undefined) {
     const name = nameTest(rule.model);
-    return { rule, kind: 'model', matches: (call) => call.kind === 'model' && name(call.name) };
+    return { rule, index, kind: 'model', matches: (call) => call.kind === 'model' && name(call.name) };
   }
   const from = nameTest(rule.handoff?.from);
   const to = nameTest(rule.handoff?.to);
   return {
     rule,
+    index,
     kind: 'handoff',
     matches: (call) => call.kind === 'handoff' && from(call.from) && to(call.to),
   };
 }
 
+/** Rules of one kind, indexed: those naming exact names by name, the others (globs, `not` lists) in a list. */
+class RuleIndex {
+  private readonly exact = new Map<string, CompiledRule[]>();
+  private readonly patterned: CompiledRule[] = [];
+
+  constructor(rules: readonly CompiledRule[]) {
+    for (const rule of rules) {
+      const names = literalNames(rule.rule);
+      if (!names) {
+        this.patterned.push(rule);
+        continue;
+      }
+      for (const name of names) {
+        const list = this.exact.get(name) ?? [];
+        list.push(rule);
+        this.exact.set(name, list);
+      }
+    }
+  }
+
+  /** The first rule (in file order) that matches: the rules for this exact name and the patterned ones, merged. */
+  first(call: PolicyCall, name: string, args: unknown): CompiledRule | undefined {
+    const exact = this.exact.get(name) ?? NONE;
+    const patterned = this.patterned;
+    for (let i = 0, j = 0; i < exact.length || j < patterned.length; ) {
+      const next =
+        j >= patterned.length || (i < exact.length && exact[i]!.index < patterned[j]!.index)
+          ? exact[i++]!
+          : patterned[j++]!;
+      if (next.matches(call, args)) return next;
+    }
+    return undefined;
+  }
+}
+
+const NONE: readonly CompiledRule[] = [];
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+
+/** The names a tool or model rule names literally, or undefined when it uses a glob or a `not` list. */
+function literalNames(rule: PolicyRule): string[] | undefined {
+  const match = rule.tool ?? rule.model;
+  if (match === undefined || (typeof match === 'object' && !Array.isArray(match))) return undefined;
+  const names = Array.isArray(match) ? match : [match];
+  return names.some((name) => GLOB_CHARS.test(name)) ? undefined : names;
+}
+
 export class PolicyEngine {
   readonly policy: LoadedPolicy;
-  private readonly byKind: Record<PolicyCall['kind'], CompiledRule[]>;
+  private readonly byKind: Record<PolicyCall['kind'], RuleIndex>;
 
   constructor(policy: LoadedPolicy) {
     this.policy = policy;
     const compiled = policy.document.rules.map(compile);
-    // Rules of other kinds can never match a call: each kind keeps its own list, in file order.
+    // Rules of other kinds can never match a call: each kind has its own index, in file order.
     this.byKind = {
-      tool: compiled.filter((r) => r.kind === 'tool'),
-      model: compiled.filter((r) => r.kind === 'model'),
-      handoff: compiled.filter((r) => r.kind === 'handoff'),
+      tool: new RuleIndex(compiled.filter((r) => r.kind === 'tool')),
+      model: new RuleIndex(compiled.filter((r) => r.kind === 'model')),
+      handoff: new RuleIndex(compiled.filter((r) => r.kind === 'handoff')),
     };
   }
 
@@ -143,8 +200,8 @@ export class PolicyEngine {
             name: call.name,
             ...(call.kind === 'tool' && args !== undefined ? { args } : {}),
           };
-    for (const compiled of this.byKind[call.kind]) {
-      if (!compiled.matches(call, args)) continue;
+    const compiled = this.byKind[call.kind].first(call, call.kind === 'handoff' ? '' : call.name, args);
+    if (compiled) {
       const { rule } = compiled;
       return {
         decision: rule.decision,
