@@ -54,7 +54,8 @@ function textOf(content: unknown): string {
   return content === undefined || content === null ? '' : canonicalize(content);
 }
 
-function argsOf(value: unknown): string {
+/** Tool-call arguments as canonical JSON (recorded and requested as JSON text), so equal arguments compare equal. */
+export function canonicalArgs(value: unknown): string {
   if (typeof value !== 'string') return canonicalize(value ?? null);
   try {
     return canonicalize(JSON.parse(value));
@@ -84,7 +85,7 @@ export function conversationOf(input: unknown, instructions?: string | null): Co
     if (role === 'system' || role === 'developer') {
       system ??= textOf(item.content);
     } else if (type === 'function_call') {
-      items.push({ call: str(item.name) ?? '', args: argsOf(item.arguments) });
+      items.push({ call: str(item.name) ?? '', args: canonicalArgs(item.arguments) });
     } else if (type === 'function_call_result' || type === 'function_call_output' || role === 'tool') {
       items.push({ result: textOf(item.output ?? item.content) });
     } else if (role) {
@@ -93,7 +94,7 @@ export function conversationOf(input: unknown, instructions?: string | null): Co
       // Chat Completions carries a turn's tool calls inside the assistant message.
       for (const call of Array.isArray(item.tool_calls) ? item.tool_calls : []) {
         const fn = asObj(asObj(call)?.function);
-        items.push({ call: str(fn?.name) ?? '', args: argsOf(fn?.arguments) });
+        items.push({ call: str(fn?.name) ?? '', args: canonicalArgs(fn?.arguments) });
       }
     } else {
       const { id: _id, callId: _callId, call_id: _call, status: _status, providerData: _p, ...rest } = item;
@@ -175,7 +176,7 @@ export class Recording {
             seq: stored.seq,
             agent,
             name: str(data.name) ?? '',
-            args: argsOf(data.input),
+            args: canonicalArgs(data.input),
             output: data.output,
             error: span.error ?? null,
           });

@@ -4,9 +4,8 @@
  * would have done happens (no side effects during an investigation). Arguments that differ from the recorded
  * call are a divergence.
  */
-import { canonicalize } from '@agent-replay/format';
 import { type Divergence, ReplayDivergenceError, type ReplayOptions, reportDivergence } from './provider.js';
-import type { Recording } from './recording.js';
+import { canonicalArgs, type Recording } from './recording.js';
 
 interface FunctionToolLike {
   type: string;
@@ -17,14 +16,6 @@ interface FunctionToolLike {
 interface AgentLike {
   name: string;
   getAllTools(runContext: unknown, tracingParent?: unknown): Promise<unknown[]>;
-}
-
-function canonicalArgs(input: string): string {
-  try {
-    return canonicalize(JSON.parse(input));
-  } catch {
-    return input;
-  }
 }
 
 function replayed(tool: FunctionToolLike, agent: string, recording: Recording, options: ReplayOptions) {
