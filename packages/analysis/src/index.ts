@@ -12,7 +12,7 @@ export {
   type SideSummary,
   type StepRef,
 } from './diff/compare.js';
-export { STEP_KINDS, type StepKind } from './diff/kinds.js';
+export { STEP_KIND_WORDS, STEP_KINDS, type StepKind } from './diff/kinds.js';
 export {
   readSteps,
   type SessionSteps,
@@ -53,3 +53,4 @@ export {
   type SessionTotalsJSON,
   type TokenUsage,
 } from './totals.js';
+export { compactValue, parseIfJson } from './values.js';

@@ -48,3 +48,16 @@ export function modelCallIO(data: Obj): {
     instructions: undefined,
   };
 }
+
+/** A value on one line: an object (or JSON text of one) as `key=value, …`, anything else as JSON. */
+export function compactValue(raw: unknown): string {
+  const value = parseIfJson(raw);
+  if (typeof value === 'string') return value;
+  const obj = asObj(value);
+  if (obj) {
+    return Object.entries(obj)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(', ');
+  }
+  return JSON.stringify(value) ?? '';
+}

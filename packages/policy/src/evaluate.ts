@@ -2,6 +2,7 @@
  * Deciding one call: the policy is compiled once into matchers (globs by picomatch, regular expressions, argument
  * paths split), then each call walks the rules in order and the first that matches decides; none → the default.
  */
+import { parseIfJson } from '@agent-replay/analysis';
 import type { LoadedPolicy, PolicyRef } from './load.js';
 import { type Condition, type Decision, globMatcher, type PolicyRule } from './schema.js';
 
@@ -70,16 +71,6 @@ function lookup(args: unknown, path: readonly string[]): { value: unknown; prese
     value = (value as Record<string, unknown>)[key];
   }
   return { value, present: true };
-}
-
-/** Tool arguments are recorded and passed as JSON text. */
-function parsedArgs(args: unknown): unknown {
-  if (typeof args !== 'string') return args;
-  try {
-    return JSON.parse(args);
-  } catch {
-    return args;
-  }
 }
 
 interface CompiledRule {
@@ -191,7 +182,8 @@ export class PolicyEngine {
   }
 
   decide(call: PolicyCall): PolicyDecision {
-    const args = call.kind === 'tool' ? parsedArgs(call.args) : undefined;
+    // Tool arguments are recorded and passed as JSON text.
+    const args = call.kind === 'tool' ? parseIfJson(call.args) : undefined;
     const subject =
       call.kind === 'handoff'
         ? { kind: call.kind, name: `${call.from} → ${call.to}` }

@@ -3,13 +3,14 @@ import {
   diffSessions,
   type FieldChange,
   type SessionDiff,
+  STEP_KIND_WORDS,
   type StepKind,
 } from '@agent-replay/analysis';
 import { SessionFileError } from '@agent-replay/format';
 import { resolveSessionPath } from '../catalog-access.js';
 import { count, shortId } from '../display.js';
 import { UserError } from '../errors.js';
-import { escapeForTerminal, type Style, sanitize, styleFor } from '../terminal.js';
+import { type Style, sanitize, styleFor, terminalSafeJson } from '../terminal.js';
 
 export interface DiffCommandOptions {
   json?: boolean;
@@ -54,23 +55,11 @@ export async function diffCommand(
     return code;
   }
   const limit = options.limit ?? 50;
-  if (options.json) process.stdout.write(`${escapeForTerminalIfTty(JSON.stringify(report, null, 2))}\n`);
+  if (options.json) process.stdout.write(`${terminalSafeJson(report)}\n`);
   else if (options.markdown) process.stdout.write(markdownReport(report, limit));
   else process.stdout.write(humanReport(report, styleFor(process.stdout), limit));
   return code;
 }
-
-const escapeForTerminalIfTty = (json: string) => (process.stdout.isTTY ? escapeForTerminal(json) : json);
-
-const KIND_WORDS: Readonly<Record<StepKind, string>> = {
-  agent: 'agent',
-  turn: 'turn',
-  model: 'model call',
-  tool: 'tool call',
-  handoff: 'handoff',
-  guardrail: 'guardrail',
-  decision: 'policy decision',
-};
 
 const valueText = (value: unknown): string => (value === null ? '(none)' : JSON.stringify(value));
 
@@ -79,7 +68,7 @@ function where(entry: DiffEntry): string {
   const seqs = [entry.a ? `A seq ${entry.a.seq}` : '', entry.b ? `B seq ${entry.b.seq}` : ''].filter(Boolean);
   const turn = step.turn > 0 ? `turn ${step.turn}, ` : '';
   const agent = step.agent ? ` (agent ${step.agent})` : '';
-  return `${turn}${KIND_WORDS[entry.kind]}${step.name ? ` ${step.name}` : ''}${agent} — ${seqs.join(', ')}`;
+  return `${turn}${STEP_KIND_WORDS[entry.kind]}${step.name ? ` ${step.name}` : ''}${agent} — ${seqs.join(', ')}`;
 }
 
 function sideLine(label: string, side: SessionDiff['a']): string {

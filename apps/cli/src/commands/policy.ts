@@ -1,3 +1,4 @@
+import { compactValue } from '@agent-replay/analysis';
 import { SessionFileError } from '@agent-replay/format';
 import {
   loadPolicy,
@@ -11,7 +12,7 @@ import { resolveSessionPath } from '../catalog-access.js';
 import { count, shortId } from '../display.js';
 import { UserError } from '../errors.js';
 import { type Column, renderTable } from '../table.js';
-import { escapeForTerminal, outputWidth, sanitize, styleFor } from '../terminal.js';
+import { escapeForTerminal, outputWidth, sanitize, styleFor, terminalSafeJson } from '../terminal.js';
 
 function load(file: string) {
   try {
@@ -28,7 +29,7 @@ export function policyLintCommand(file: string, options: { json?: boolean }): nu
   const { document, ref } = policy;
   if (options.json) {
     process.stdout.write(
-      `${JSON.stringify({ ...ref, file, rules: document.rules.length, default: document.default })}\n`,
+      `${escapeForTerminal(JSON.stringify({ ...ref, file, rules: document.rules.length, default: document.default }))}\n`,
     );
   } else {
     process.stdout.write(
@@ -62,8 +63,7 @@ export async function policyTestCommand(
   }
   const changed = sessions.reduce((n, s) => n + s.changes.length, 0);
   if (options.json) {
-    const json = JSON.stringify({ policy: engine.policy.ref, sessions, changed }, null, 2);
-    process.stdout.write(`${process.stdout.isTTY ? escapeForTerminal(json) : json}\n`);
+    process.stdout.write(`${terminalSafeJson({ policy: engine.policy.ref, sessions, changed })}\n`);
     return changed > 0 ? 1 : 0;
   }
   const style = styleFor(process.stdout);
@@ -80,7 +80,10 @@ export async function policyTestCommand(
     { header: 'name', value: name },
     {
       header: 'arguments',
-      value: (r) => (r.change.call.kind === 'tool' ? compactArgs(r.change.call.args) : ''),
+      value: (r) =>
+        r.change.call.kind === 'tool' && r.change.call.args !== undefined
+          ? compactValue(r.change.call.args)
+          : '',
       shrink: true,
     },
     {
@@ -106,22 +109,4 @@ export async function policyTestCommand(
     `${count(changed)} of ${count(calls)} recorded calls in ${count(sessions.length)} session${sessions.length === 1 ? '' : 's'} would be decided differently\n`,
   );
   return changed > 0 ? 1 : 0;
-}
-
-function compactArgs(args: unknown): string {
-  if (args === undefined) return '';
-  let value = args;
-  if (typeof args === 'string') {
-    try {
-      value = JSON.parse(args);
-    } catch {
-      return args;
-    }
-  }
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(', ');
-  }
-  return JSON.stringify(value);
 }

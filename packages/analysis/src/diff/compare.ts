@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { canonicalize, SessionFileError, SessionReader } from '@agent-replay/format';
 import { diffArrays } from 'diff';
 import { asObj, parseIfJson } from '../values.js';
-import type { StepKind } from './kinds.js';
+import { STEP_KIND_WORDS, type StepKind } from './kinds.js';
 import {
   readSteps,
   type SessionSteps,
@@ -324,20 +324,10 @@ function withoutIndex(entry: DiffEntry & { index: number }): DiffEntry {
   return rest;
 }
 
-const kindWord: Readonly<Record<StepKind, string>> = {
-  agent: 'agent',
-  turn: 'turn',
-  model: 'model call',
-  tool: 'tool call',
-  handoff: 'handoff',
-  guardrail: 'guardrail',
-  decision: 'policy decision',
-};
-
 /** Why the sessions part ways at this entry, in words. */
 function reasonOf(entry: DiffEntry): string {
   const step = (entry.b ?? entry.a)!;
-  const what = `${kindWord[entry.kind]}${step.name ? ` ${step.name}` : ''}`;
+  const what = `${STEP_KIND_WORDS[entry.kind]}${step.name ? ` ${step.name}` : ''}`;
   if (entry.status === 'added') return `a ${what} only in B`;
   if (entry.status === 'removed') return `a ${what} only in A`;
   const fields = new Set(entry.fields);

@@ -4,7 +4,7 @@
  * rule, reason, policy version and who decided, identities field by field. Text is returned raw: whoever prints it
  * must make it safe for its medium (the TUI sanitizes every string).
  */
-import { asObj, modelCallIO, type Obj, parseIfJson, str } from '../values.js';
+import { asObj, compactValue, modelCallIO, type Obj, parseIfJson, str } from '../values.js';
 import { KIND_CODE, type TimelineRow } from './rows.js';
 import type { SessionTimeline } from './timeline.js';
 
@@ -303,17 +303,6 @@ function recordSection(row: TimelineRow, span: Obj | undefined, decisions: reado
   return { title: 'Record', lines };
 }
 
-const compactJson = (raw: unknown): string => {
-  const value = parseIfJson(raw);
-  if (typeof value === 'string') return value;
-  const obj = asObj(value);
-  if (obj)
-    return Object.entries(obj)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(', ');
-  return JSON.stringify(value) ?? '';
-};
-
 /** A one-line hint shown next to a row in the tree: a tool's arguments, a decision's reason, a model's answer. */
 export async function rowPreview(timeline: SessionTimeline, row: TimelineRow): Promise<string> {
   const seq = row.endSeq > 0 ? row.endSeq : row.seq;
@@ -321,7 +310,7 @@ export async function rowPreview(timeline: SessionTimeline, row: TimelineRow): P
   const data = asObj(asObj(record.span)?.data) ?? {};
   switch (row.kind) {
     case 'tool':
-      return `(${compactJson(data.input)})`;
+      return `(${compactValue(data.input)})`;
     case 'policy':
     case 'approval': {
       const decision = asObj(data.data) ?? record;
@@ -332,7 +321,7 @@ export async function rowPreview(timeline: SessionTimeline, row: TimelineRow): P
       const last = modelIO(data).output.at(-1);
       const item = asObj(last);
       if (!item) return '';
-      if (item.arguments !== undefined) return `→ ${str(item.name) ?? '?'}(${compactJson(item.arguments)})`;
+      if (item.arguments !== undefined) return `→ ${str(item.name) ?? '?'}(${compactValue(item.arguments)})`;
       const content = item.content;
       const text = Array.isArray(content) ? (str(asObj(content[0])?.text) ?? '') : (str(content) ?? '');
       return text ? `“${text}”` : '';
