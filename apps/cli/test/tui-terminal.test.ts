@@ -58,7 +58,7 @@ const EXITED = 'agent-replay exited with status';
 
 /**
  * Runs `agent-replay open <file>` in a new tmux session of the given size, as a person would from a shell: colours
- * allowed (NO_COLOR unset), TERM=xterm-256color. When the CLI ends, the pane says so and a shell takes over.
+ * allowed (NO_COLOR unset), TERM=xterm-256color, CI=true. When the CLI ends, the pane says so and a shell takes over.
  */
 function openInTmux(
   file: string,
@@ -74,6 +74,8 @@ function openInTmux(
     '-u',
     'NODE_ENV',
     'TERM=xterm-256color',
+    // As in a CI job's shell: Ink would draw nothing until exit if it believed no one was watching.
+    'CI=true',
     process.execPath,
     bin,
     '--dir',

@@ -11,6 +11,7 @@ import { resolveSessionPath } from '../catalog-access.js';
 import { count, shortId } from '../display.js';
 import { UserError } from '../errors.js';
 import { type Style, sanitize, styleFor, terminalSafeJson } from '../terminal.js';
+import { loadTui } from '../tui-loader.js';
 
 export interface DiffCommandOptions {
   json?: boolean;
@@ -49,8 +50,7 @@ export async function diffCommand(
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new UserError('--tui needs an interactive terminal; without it the report is printed', TROUBLE);
     }
-    const bundle = new URL('../tui/bundle.js', import.meta.url).href;
-    const { runDiffTui } = (await import(bundle)) as typeof import('../tui/run.js');
+    const { runDiffTui } = await loadTui();
     await runDiffTui(report);
     return code;
   }

@@ -2,6 +2,7 @@ import { SessionTimeline } from '@agent-replay/analysis';
 import { SessionFileError } from '@agent-replay/format';
 import { resolveSessionPath } from '../catalog-access.js';
 import { UserError } from '../errors.js';
+import { loadTui } from '../tui-loader.js';
 
 export interface OpenCommandOptions {
   follow?: boolean;
@@ -15,10 +16,8 @@ export async function openCommand(dir: string, ref: string, options: OpenCommand
     );
   }
   const path = await resolveSessionPath(ref, dir);
-  // The TUI as one bundled module (scripts/bundle-tui.mjs): Ink loads ~4× faster that way. Same API as tui/run.ts.
-  // It loads while the file is opened.
-  const bundle = new URL('../tui/bundle.js', import.meta.url).href;
-  const tui = import(bundle) as Promise<typeof import('../tui/run.js')>;
+  // The TUI loads while the file is opened.
+  const tui = loadTui();
   let timeline: SessionTimeline;
   try {
     timeline = await SessionTimeline.open(path);
