@@ -33,6 +33,7 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
+export { peekSpanRecord, type SpanRecordHead } from './peek.js';
 export {
   type RawRecord,
   type ReaderOptions,
