@@ -3,8 +3,8 @@
  * ran) decided again under another policy, without running anything. The report lists the calls whose decision
  * would change — what the new policy would have blocked, allowed or sent for approval, and at which seq.
  */
-import { SessionReader } from '@agent-replay/format';
-import type { PolicyCall, PolicyDecision, PolicyEngine } from './evaluate.js';
+import { peekSpanRecord, SessionReader } from '@agent-replay/format';
+import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, type PolicyEngine } from './evaluate.js';
 import type { Decision } from './schema.js';
 
 type Obj = Record<string, unknown>;
@@ -67,56 +67,76 @@ function callOfDecision(record: Obj): PolicyCall | undefined {
   }
 }
 
+const isComplete = (call: PolicyCall | undefined): call is PolicyCall =>
+  call !== undefined && (call.kind === 'handoff' ? call.to !== '' : call.name !== '');
+
 export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIfSession> {
   const reader = await SessionReader.open(path);
   const changes: WhatIfChange[] = [];
   let calls = 0;
   let sessionId: string | null = null;
   /** Call spans that have started and not ended, with the decision recorded about them so far (if any). */
-  const open = new Map<string, WhatIfChange['before'] | undefined>();
+  const open = new Map<string, { before: WhatIfChange['before']; call: PolicyCall } | undefined>();
   const consider = (seq: number, call: PolicyCall, before: WhatIfChange['before']) => {
     calls++;
     const after = engine.decide(call);
     if (after.decision !== before.decision) changes.push({ seq, call, before, after });
   };
+  const onSpan = (seq: number, type: string, id: string, kind: string, data: () => Obj) => {
+    if (!CALL_SPAN_KINDS.has(kind)) return;
+    if (type === 'span.start') {
+      open.set(id, undefined);
+      return;
+    }
+    const recorded = open.get(id);
+    open.delete(id);
+    // A call stopped by its decision may not have said what it was (a denied handoff never learns its target):
+    // the decision's subject says.
+    const spanCall = callOf(kind, data());
+    const call = recorded && !isComplete(spanCall) ? recorded.call : spanCall;
+    if (!call) return;
+    consider(seq, call, recorded?.before ?? { decision: 'allow', rule: null, recorded: false });
+  };
+  const onDecision = (seq: number, record: Obj) => {
+    const level = policyLevel(record.decision);
+    const call = callOfDecision(record);
+    if (!level || !call) return;
+    const before = { decision: level, rule: str(record.rule) ?? null, recorded: true };
+    const spanId = str(record.span_id) ?? '';
+    // About a call that is running: that call's decision. Otherwise (a policy span, an approval request) a call of
+    // its own, decided before it could run.
+    if (open.has(spanId)) open.set(spanId, { before, call });
+    else consider(seq, call, before);
+  };
   try {
     for await (const { seq, line } of reader.lines()) {
-      // Only span boundaries, decisions and the session's start matter: the rest is skipped without parsing.
-      if (
-        sessionId !== null &&
-        !line.includes('"type":"span.end"') &&
-        !line.includes('"type":"span.start"') &&
-        !line.includes('"type":"policy.decision"')
-      ) {
+      if (sessionId === null) {
+        const first = JSON.parse(line) as Obj;
+        sessionId = first.type === 'session.start' ? (str(first.session_id) ?? '') : '';
+        if (first.type === 'session.start') continue;
+      }
+      // Span records are told apart by their tail: only the calls' ends are parsed (the rest of a session — turns,
+      // agents, a model call's start — is skipped without parsing).
+      const head = peekSpanRecord(line);
+      if (head) {
+        onSpan(
+          seq,
+          head.type,
+          head.id,
+          head.kind,
+          () => asObj(asObj(asObj(JSON.parse(line))?.span)?.data) ?? {},
+        );
         continue;
       }
+      const isSpan = line.includes('"type":"span.start"') || line.includes('"type":"span.end"');
+      if (!isSpan && !line.includes('"type":"policy.decision"')) continue;
       const record = JSON.parse(line) as Obj;
-      if (sessionId === null)
-        sessionId = record.type === 'session.start' ? (str(record.session_id) ?? '') : '';
       if (record.type === 'policy.decision') {
-        const level = policyLevel(record.decision);
-        const call = callOfDecision(record);
-        if (!level || !call) continue;
-        const before = { decision: level, rule: str(record.rule) ?? null, recorded: true };
-        const spanId = str(record.span_id) ?? '';
-        // About a call that is running: that call's decision. Otherwise (a policy span, an approval request) a call
-        // of its own, decided before it could run.
-        if (open.has(spanId)) open.set(spanId, before);
-        else consider(seq, call, before);
-        continue;
+        onDecision(seq, record);
+      } else if (record.type === 'span.start' || record.type === 'span.end') {
+        const span = asObj(record.span) ?? {};
+        onSpan(seq, record.type, str(span.id) ?? '', str(span.kind) ?? '', () => asObj(span.data) ?? {});
       }
-      const span = asObj(record.span) ?? {};
-      const id = str(span.id) ?? '';
-      const call = callOf(str(span.kind) ?? '', asObj(span.data) ?? {});
-      if (record.type === 'span.start') {
-        if (['function', 'generation', 'response', 'handoff'].includes(str(span.kind) ?? ''))
-          open.set(id, undefined);
-        continue;
-      }
-      if (record.type !== 'span.end' || !call) continue;
-      const before = open.get(id) ?? { decision: 'allow' as const, rule: null, recorded: false };
-      open.delete(id);
-      consider(seq, call, before);
     }
   } finally {
     reader.close();
