@@ -7,6 +7,14 @@ import type { LoadedPolicy, PolicyRef } from './load.js';
 import { type Condition, type Decision, globMatcher, type PolicyRule } from './schema.js';
 
 /** A call to decide on. */
+/** The kinds of span (SDK span data types) whose calls a policy decides: tool, model and handoff calls. */
+export const CALL_SPAN_KINDS: ReadonlySet<string> = new Set([
+  'function',
+  'generation',
+  'response',
+  'handoff',
+]);
+
 export type PolicyCall =
   | { kind: 'tool'; name: string; args?: unknown }
   | { kind: 'model'; name: string }

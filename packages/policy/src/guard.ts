@@ -7,8 +7,11 @@
  */
 import { POLICY_DECISION_SPAN } from '@agent-replay/analysis';
 import {
+  type AgentOutputType,
   defineToolInputGuardrail,
   getCurrentSpan,
+  getHandoff,
+  type Handoff,
   type Model,
   type ModelProvider,
   type ModelRequest,
@@ -17,7 +20,7 @@ import {
   ToolGuardrailFunctionOutputFactory,
   withCustomSpan,
 } from '@openai/agents';
-import { type PolicyCall, type PolicyDecision, PolicyEngine } from './evaluate.js';
+import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, PolicyEngine } from './evaluate.js';
 import type { LoadedPolicy } from './load.js';
 import { maskOutput } from './mask.js';
 import { RateLimiter } from './rate-limit.js';
@@ -45,6 +48,10 @@ export async function reportDecision(
   options: GuardOptions,
   extra: { call_id?: string } = {},
 ): Promise<void> {
+  // Decided inside the call's own span (a handoff, a tool already running): the decision is about that span, so
+  // readers (what-if, the TUI) pair the two instead of counting a second call.
+  const current = getCurrentSpan();
+  const about = current && CALL_SPAN_KINDS.has(current.spanData.type) ? { span_id: current.spanId } : {};
   await withCustomSpan(async () => {}, {
     data: {
       name: POLICY_DECISION_SPAN,
@@ -55,6 +62,7 @@ export async function reportDecision(
         reason: decision.reason,
         policy: decision.policy,
         decided_by: { kind: 'engine', id: options.engineId ?? decision.policy.id },
+        ...about,
         ...extra,
       },
     },
@@ -73,13 +81,40 @@ interface FunctionToolLike {
   inputGuardrails?: unknown[];
 }
 
-/** Applies the policy's tool rules and masks to every function tool of `agent` (in place); returns the agent. */
-export function guardAgent<TAgent extends { tools: unknown[] }>(
+type AnyHandoff = Handoff<unknown, AgentOutputType>;
+
+/**
+ * A copy of `handoff` that asks the policy first. The SDK cannot pause a run on a handoff, so a handoff the policy
+ * denies or wants approved stops the run with PolicyDeniedError, like a denied model call; the decision is recorded
+ * inside the handoff's span.
+ */
+function guardHandoff(handoff: AnyHandoff, from: string, engine: PolicyEngine, options: GuardOptions) {
+  const onInvokeHandoff = handoff.onInvokeHandoff.bind(handoff);
+  const guarded: AnyHandoff = Object.assign(Object.create(Object.getPrototypeOf(handoff)), handoff);
+  guarded.onInvokeHandoff = async (context, args) => {
+    const decision = engine.decide({ kind: 'handoff', from, to: handoff.agentName });
+    if (decision.decision !== 'allow' || decision.rule !== null) await reportDecision(decision, options);
+    if (decision.decision !== 'allow') throw new PolicyDeniedError(decision);
+    return onInvokeHandoff(context, args);
+  };
+  return guarded;
+}
+
+/**
+ * Applies the policy to `agent` in place and returns it: tool rules and masks to every function tool, handoff rules
+ * to every handoff.
+ */
+export function guardAgent<TAgent extends { name: string; tools: unknown[]; handoffs?: unknown[] }>(
   agent: TAgent,
   policy: LoadedPolicy,
   options: GuardOptions = {},
 ): TAgent {
   const engine = new PolicyEngine(policy);
+  if (agent.handoffs) {
+    agent.handoffs = (agent.handoffs as Parameters<typeof getHandoff>[0][]).map((entry) =>
+      guardHandoff(getHandoff(entry), agent.name, engine, options),
+    );
+  }
   for (const tool of agent.tools as unknown as FunctionToolLike[]) {
     if (tool.type !== 'function') continue;
     const decide = (args: unknown): PolicyDecision => engine.decide({ kind: 'tool', name: tool.name, args });

@@ -16,7 +16,14 @@ import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
 import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { guardAgent, guardModelProvider, PolicyDeniedError, parsePolicy } from '../src/index.js';
+import {
+  guardAgent,
+  guardModelProvider,
+  PolicyDeniedError,
+  PolicyEngine,
+  parsePolicy,
+  whatIf,
+} from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'arec-policy-guard-'));
 afterAll(() => {
@@ -205,6 +212,83 @@ describe('guardAgent / guardModelProvider in a real run', () => {
     const decisions = limited.filter((r) => r.type === 'policy.decision');
     expect(decisions.some((d) => d.rule === 'no-wipes' && d.decision === 'deny')).toBe(true);
     expect(decisions.some((d) => d.rule === 'two-per-minute' && d.decision === 'deny')).toBe(true);
+  });
+
+  it('handoff rules: an allowed handoff runs; a denied one stops the run inside the handoff span, recorded with the rule', async () => {
+    const policy = parsePolicy(
+      `policy: { id: handoffs, version: 1 }
+default: allow
+rules:
+  - { id: triage-never-deploys, handoff: { from: Triage, to: Deployer }, decision: deny, reason: triage may not deploy }
+  - { id: reads-are-fine, handoff: { to: "Read*" }, decision: allow }
+`,
+      'handoffs.yaml',
+    );
+    const to = (target: string) =>
+      new SpanEmittingScriptedModel(
+        (req) =>
+          JSON.stringify(req.input).includes('function_call_result')
+            ? [say('done')]
+            : [fc('h1', `transfer_to_${target}`, {})],
+        { model: 'scripted-4' },
+      );
+    const answer = new SpanEmittingScriptedModel(() => [say('here is the config')], { model: 'scripted-4' });
+    const triage = (target: string) =>
+      guardAgent(
+        new Agent({
+          name: 'Triage',
+          model: to(target),
+          handoffs: [
+            new Agent({ name: 'Reader', model: answer }),
+            new Agent({ name: 'Deployer', model: answer }),
+          ],
+        }),
+        policy,
+      );
+
+    let output: unknown;
+    const allowed = await recordRun(join(work, 'handoff-ok'), async () => {
+      output = (await new Runner().run(triage('Reader'), 'show me the config')).finalOutput;
+    });
+    expect(output).toBe('here is the config');
+    expect(allowed.find((r) => r.type === 'policy.decision')).toMatchObject({
+      decision: 'allow',
+      rule: 'reads-are-fine',
+      subject: { kind: 'handoff', name: 'Triage → Reader' },
+    });
+
+    const denied = await recordRun(join(work, 'handoff-denied'), async () => {
+      await expect(new Runner().run(triage('Deployer'), 'deploy it')).rejects.toThrow(
+        /triage-never-deploys.*triage may not deploy/,
+      );
+    });
+    const decision = denied.find((r) => r.type === 'policy.decision');
+    expect(decision).toMatchObject({
+      decision: 'deny',
+      rule: 'triage-never-deploys',
+      subject: { kind: 'handoff', name: 'Triage → Deployer' },
+      policy: { id: 'handoffs', version: '1' },
+    });
+    const handoffSpan = denied.find((r) => r.type === 'span.end' && r.span.kind === 'handoff');
+    expect(decision!.span_id).toBe(handoffSpan.span.id);
+    expect(handoffSpan.span.error).not.toBeNull();
+    // The Deployer never got a turn.
+    expect(
+      denied.some(
+        (r) => r.type === 'span.start' && r.span.kind === 'agent' && r.span.data.name === 'Deployer',
+      ),
+    ).toBe(false);
+    // What-if pairs the decision with its handoff span: one handoff call, decided the same way again.
+    const [file] = readdirSync(join(work, 'handoff-denied', 'sessions'));
+    const again = await whatIf(new PolicyEngine(policy), join(work, 'handoff-denied', 'sessions', file!));
+    expect(again.changes).toEqual([]);
+    const loose = await whatIf(
+      new PolicyEngine(parsePolicy('policy: { id: loose, version: 1 }\ndefault: allow\n', 'loose.yaml')),
+      join(work, 'handoff-denied', 'sessions', file!),
+    );
+    expect(loose.changes.map((c) => [c.call, c.before.decision, c.after.decision])).toEqual([
+      [{ kind: 'handoff', from: 'Triage', to: 'Deployer' }, 'deny', 'allow'],
+    ]);
   });
 
   it('an approval rule stops the run; one call approved and one rejected by a named human; the resumed run continues in the same file', async () => {
