@@ -86,8 +86,13 @@ interface CompiledRule {
   /** Position in the file: the first match wins. */
   index: number;
   kind: PolicyCall['kind'];
-  matches(call: PolicyCall, args: unknown): boolean;
+  /** Whether the rule is about this call's name (tool or model name, handoff from and to). */
+  names(call: PolicyCall): boolean;
+  /** Whether its argument conditions hold (always, for rules without `when`). */
+  holds(args: unknown): boolean;
 }
+
+const always = () => true;
 
 function compile(rule: PolicyRule, index: number): CompiledRule {
   if (rule.tool !== undefined) {
@@ -100,18 +105,26 @@ function compile(rule: PolicyRule, index: number): CompiledRule {
       rule,
       index,
       kind: 'tool',
-      matches: (call, args) =>
-        call.kind === 'tool' &&
-        name(call.name) &&
-        conditions.every(({ path, test }) => {
-          const { value, present } = lookup(args, path);
-          return test(value, present);
-        }),
+      names: (call) => call.kind === 'tool' && name(call.name),
+      holds:
+        conditions.length === 0
+          ? always
+          : (args) =>
+              conditions.every(({ path, test }) => {
+                const { value, present } = lookup(args, path);
+                return test(value, present);
+              }),
     };
   }
   if (rule.model !== undefined) {
     const name = nameTest(rule.model);
-    return { rule, index, kind: 'model', matches: (call) => call.kind === 'model' && name(call.name) };
+    return {
+      rule,
+      index,
+      kind: 'model',
+      names: (call) => call.kind === 'model' && name(call.name),
+      holds: always,
+    };
   }
   const from = nameTest(rule.handoff?.from);
   const to = nameTest(rule.handoff?.to);
@@ -119,14 +132,23 @@ function compile(rule: PolicyRule, index: number): CompiledRule {
     rule,
     index,
     kind: 'handoff',
-    matches: (call) => call.kind === 'handoff' && from(call.from) && to(call.to),
+    names: (call) => call.kind === 'handoff' && from(call.from) && to(call.to),
+    holds: always,
   };
 }
 
-/** Rules of one kind, indexed: those naming exact names by name, the others (globs, `not` lists) in a list. */
+/** How many distinct names a RuleIndex remembers the rules of (a session names a few dozen; this bounds memory). */
+const NAMES_REMEMBERED = 4096;
+
+/**
+ * Rules of one kind, indexed: those naming exact names by name, the others (globs, `not` lists) in a list. Which
+ * rules are about a name does not depend on the arguments, so it is worked out once per name and remembered; a
+ * decision then only tests the argument conditions of those few rules.
+ */
 class RuleIndex {
   private readonly exact = new Map<string, CompiledRule[]>();
   private readonly patterned: CompiledRule[] = [];
+  private readonly byName = new Map<string, readonly CompiledRule[]>();
 
   constructor(rules: readonly CompiledRule[]) {
     for (const rule of rules) {
@@ -143,18 +165,31 @@ class RuleIndex {
     }
   }
 
-  /** The first rule (in file order) that matches: the rules for this exact name and the patterned ones, merged. */
-  first(call: PolicyCall, name: string, args: unknown): CompiledRule | undefined {
-    const exact = this.exact.get(name) ?? NONE;
+  /** The first rule (in file order) that matches the call. `key` identifies its name(s). */
+  first(call: PolicyCall, key: string, args: unknown): CompiledRule | undefined {
+    let rules = this.byName.get(key);
+    if (!rules) {
+      rules = this.about(call, key);
+      if (this.byName.size >= NAMES_REMEMBERED) this.byName.clear();
+      this.byName.set(key, rules);
+    }
+    for (const rule of rules) if (rule.holds(args)) return rule;
+    return undefined;
+  }
+
+  /** The rules about this call's name, in file order: those for the exact name and the patterned ones, merged. */
+  private about(call: PolicyCall, key: string): readonly CompiledRule[] {
+    const exact = this.exact.get(key) ?? NONE;
     const patterned = this.patterned;
+    const rules: CompiledRule[] = [];
     for (let i = 0, j = 0; i < exact.length || j < patterned.length; ) {
       const next =
         j >= patterned.length || (i < exact.length && exact[i]!.index < patterned[j]!.index)
           ? exact[i++]!
           : patterned[j++]!;
-      if (next.matches(call, args)) return next;
+      if (next.names(call)) rules.push(next);
     }
-    return undefined;
+    return rules;
   }
 }
 
@@ -200,7 +235,8 @@ export class PolicyEngine {
             name: call.name,
             ...(call.kind === 'tool' && args !== undefined ? { args } : {}),
           };
-    const compiled = this.byKind[call.kind].first(call, call.kind === 'handoff' ? '' : call.name, args);
+    const key = call.kind === 'handoff' ? `${call.from}\u0000${call.to}` : call.name;
+    const compiled = this.byKind[call.kind].first(call, key, args);
     if (compiled) {
       const { rule } = compiled;
       return {
