@@ -28,6 +28,8 @@ export interface PolicyDecision {
   reason: string;
   policy: PolicyRef;
   subject: { kind: PolicyCall['kind']; name: string; args?: unknown };
+  /** Set when a rate limit denied the call (`rule` is then the limit's id). */
+  rate_limit?: { id: string; scope: 'agent' | 'identity' };
 }
 
 type NameTest = (name: string) => boolean;

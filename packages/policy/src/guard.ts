@@ -62,6 +62,7 @@ export async function reportDecision(
         reason: decision.reason,
         policy: decision.policy,
         decided_by: { kind: 'engine', id: options.engineId ?? decision.policy.id },
+        ...(decision.rate_limit ? { rate_limit: decision.rate_limit } : {}),
         ...about,
         ...extra,
       },

@@ -49,6 +49,7 @@ export class RateLimiter {
           decision: 'deny',
           rule: limit.id,
           reason: limit.reason ?? `rate limit ${limit.id} reached for ${who}`,
+          rate_limit: { id: limit.id, scope: limit.scope },
         };
       }
     }

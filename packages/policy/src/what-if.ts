@@ -3,7 +3,8 @@
  * ran) decided again under another policy, without running anything. The report lists the calls whose decision
  * would change — what the new policy would have blocked, allowed or sent for approval, and at which seq.
  */
-import { peekSpanRecord, SessionReader } from '@agent-replay/format';
+import { parseIfJson } from '@agent-replay/analysis';
+import { canonicalize, peekSpanRecord, SessionReader } from '@agent-replay/format';
 import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, type PolicyEngine } from './evaluate.js';
 import type { Decision } from './schema.js';
 
@@ -24,6 +25,8 @@ export interface WhatIfSession {
   path: string;
   session_id: string | null;
   calls: number;
+  /** Calls a rate limit denied: counted in `calls`, kept as recorded (rate limits are not re-simulated). */
+  rate_limited: number;
   changes: WhatIfChange[];
 }
 
@@ -67,6 +70,40 @@ function callOfDecision(record: Obj): PolicyCall | undefined {
   }
 }
 
+/** Tool arguments in one comparable form. */
+const argsKey = (args: unknown): string => canonicalize(parseIfJson(args) ?? null);
+
+/**
+ * Approved or rejected tool calls whose span has not come yet (after the human's answer the SDK runs the call, or
+ * records it failing): that span is the call already counted by its decisions.
+ */
+class AnsweredCalls {
+  private readonly byTool = new Map<string, Array<{ args: string; rejected: boolean }>>();
+
+  add(call: PolicyCall, rejected: boolean): void {
+    if (call.kind !== 'tool') return;
+    const list = this.byTool.get(call.name) ?? [];
+    list.push({ args: argsKey(call.args), rejected });
+    this.byTool.set(call.name, list);
+  }
+
+  /** Whether this span is one of them: same tool and arguments, or a rejected one (the SDK blanks its input). */
+  take(call: PolicyCall): boolean {
+    if (call.kind !== 'tool') return false;
+    const list = this.byTool.get(call.name);
+    if (!list) return false;
+    const blank = call.args === '' || call.args === undefined;
+    const args = argsKey(call.args);
+    const at = blank
+      ? list.findIndex((entry) => entry.rejected)
+      : list.findIndex((entry) => entry.args === args);
+    if (at < 0) return false;
+    list.splice(at, 1);
+    if (list.length === 0) this.byTool.delete(call.name);
+    return true;
+  }
+}
+
 const isComplete = (call: PolicyCall | undefined): call is PolicyCall =>
   call !== undefined && (call.kind === 'handoff' ? call.to !== '' : call.name !== '');
 
@@ -77,6 +114,10 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
   let sessionId: string | null = null;
   /** Call spans that have started and not ended, with the decision recorded about them so far (if any). */
   const open = new Map<string, { before: WhatIfChange['before']; call: PolicyCall } | undefined>();
+  let rateLimited = 0;
+  /** Calls whose approval decisions were counted (by call_id): the request and the human's answer are one call. */
+  const decidedCallIds = new Set<string>();
+  const answered = new AnsweredCalls();
   const consider = (seq: number, call: PolicyCall, before: WhatIfChange['before']) => {
     calls++;
     const after = engine.decide(call);
@@ -95,6 +136,7 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
     const spanCall = callOf(kind, data());
     const call = recorded && !isComplete(spanCall) ? recorded.call : spanCall;
     if (!call) return;
+    if (!recorded && answered.take(call)) return;
     consider(seq, call, recorded?.before ?? { decision: 'allow', rule: null, recorded: false });
   };
   const onDecision = (seq: number, record: Obj) => {
@@ -105,8 +147,24 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
     const spanId = str(record.span_id) ?? '';
     // About a call that is running: that call's decision. Otherwise (a policy span, an approval request) a call of
     // its own, decided before it could run.
-    if (open.has(spanId)) open.set(spanId, { before, call });
-    else consider(seq, call, before);
+    if (open.has(spanId)) {
+      open.set(spanId, { before, call });
+      return;
+    }
+    // A rate limit's denial depends on the traffic around it, which what-if does not replay: kept as recorded.
+    if (asObj(record.rate_limit)) {
+      calls++;
+      rateLimited++;
+      return;
+    }
+    const callId = str(record.call_id);
+    if (callId !== undefined) {
+      if (record.decision === 'approved' || record.decision === 'rejected')
+        answered.add(call, record.decision === 'rejected');
+      if (decidedCallIds.has(callId)) return;
+      decidedCallIds.add(callId);
+    }
+    consider(seq, call, before);
   };
   try {
     for await (const { seq, line } of reader.lines()) {
@@ -141,5 +199,5 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
   } finally {
     reader.close();
   }
-  return { path, session_id: sessionId || null, calls, changes };
+  return { path, session_id: sessionId || null, calls, rate_limited: rateLimited, changes };
 }

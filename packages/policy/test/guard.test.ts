@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { SessionReader } from '@agent-replay/format';
 import {
   approveToolCall,
+  identityFromOidcToken,
   recordInterruptions,
   rejectToolCall,
   SessionRecorder,
 } from '@agent-replay/recorder';
 import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
 import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -88,6 +90,20 @@ async function recordRun(dir: string, run: (recorder: SessionRecorder) => Promis
   return records;
 }
 
+/**
+ * What-if under the policy that was enforced: every recorded call decided the same way again, each call counted
+ * once (a decision, an approval and the span of the call it is about are one call).
+ */
+async function expectSameDecisions(dir: string, policy: typeof POLICY, calls: number): Promise<void> {
+  let counted = 0;
+  for (const file of readdirSync(join(dir, 'sessions'))) {
+    const again = await whatIf(new PolicyEngine(policy), join(dir, 'sessions', file));
+    expect(again.changes).toEqual([]);
+    counted += again.calls;
+  }
+  expect(counted).toBe(calls);
+}
+
 describe('guardAgent / guardModelProvider in a real run', () => {
   it('the production push is denied with the reason, the model pushes to staging, the session records the rule and the policy', async () => {
     const pushes: string[] = [];
@@ -117,6 +133,7 @@ describe('guardAgent / guardModelProvider in a real run', () => {
     const records = await recordRun(join(work, 'config'), () =>
       new Runner({ workflowName: 'config-agent' }).run(agent, 'fix payments.yaml and ship it'),
     );
+    await expectSameDecisions(join(work, 'config'), POLICY, 5);
     // The tool ran once, for staging; the model read the reason.
     expect(pushes).toEqual(['staging']);
     expect(seen[1]).toContain('push to staging first');
@@ -163,6 +180,7 @@ describe('guardAgent / guardModelProvider in a real run', () => {
     );
     const agent = guardAgent(new Agent({ name: 'Support', model, tools: [fetchCustomer] }), POLICY);
     const records = await recordRun(join(work, 'mask'), () => new Runner().run(agent, 'who is c1?'));
+    await expectSameDecisions(join(work, 'mask'), POLICY, 3);
     const everything = JSON.stringify(records) + seen.join('');
     expect(everything).not.toContain('078-05-1120');
     expect(everything).not.toContain('4111-1111-1111-1111');
@@ -192,6 +210,7 @@ describe('guardAgent / guardModelProvider in a real run', () => {
       rule: 'approved-models',
       subject: { kind: 'model', name: 'gpt-4o' },
     });
+    await expectSameDecisions(join(work, 'model'), POLICY, 1);
 
     const okModel = new SpanEmittingScriptedModel(
       (req) =>
@@ -212,6 +231,21 @@ describe('guardAgent / guardModelProvider in a real run', () => {
     const decisions = limited.filter((r) => r.type === 'policy.decision');
     expect(decisions.some((d) => d.rule === 'no-wipes' && d.decision === 'deny')).toBe(true);
     expect(decisions.some((d) => d.rule === 'two-per-minute' && d.decision === 'deny')).toBe(true);
+    await expectSameDecisions(join(work, 'limit'), POLICY, 4);
+    // Under a policy without the limit, the rate-limited call is still reported as recorded, not as a change.
+    const unlimited = parsePolicy(
+      'policy: { id: no-limits, version: 1 }\ndefault: allow\nrules:\n  - { id: no-wipes, tool: wipe_*, decision: deny }\n',
+      'no-limits.yaml',
+    );
+    const reports = await Promise.all(
+      readdirSync(join(work, 'limit', 'sessions')).map((file) =>
+        whatIf(new PolicyEngine(unlimited), join(work, 'limit', 'sessions', file)),
+      ),
+    );
+    expect(reports.map((r) => [r.calls, r.rate_limited, r.changes.length]).sort()).toEqual([
+      [1, 1, 0],
+      [3, 0, 0],
+    ]);
   });
 
   it('handoff rules: an allowed handoff runs; a denied one stops the run inside the handoff span, recorded with the rule', async () => {
@@ -251,6 +285,7 @@ rules:
       output = (await new Runner().run(triage('Reader'), 'show me the config')).finalOutput;
     });
     expect(output).toBe('here is the config');
+    await expectSameDecisions(join(work, 'handoff-ok'), policy, 3);
     expect(allowed.find((r) => r.type === 'policy.decision')).toMatchObject({
       decision: 'allow',
       rule: 'reads-are-fine',
@@ -279,9 +314,8 @@ rules:
       ),
     ).toBe(false);
     // What-if pairs the decision with its handoff span: one handoff call, decided the same way again.
+    await expectSameDecisions(join(work, 'handoff-denied'), policy, 2);
     const [file] = readdirSync(join(work, 'handoff-denied', 'sessions'));
-    const again = await whatIf(new PolicyEngine(policy), join(work, 'handoff-denied', 'sessions', file!));
-    expect(again.changes).toEqual([]);
     const loose = await whatIf(
       new PolicyEngine(parsePolicy('policy: { id: loose, version: 1 }\ndefault: allow\n', 'loose.yaml')),
       join(work, 'handoff-denied', 'sessions', file!),
@@ -291,7 +325,7 @@ rules:
     ]);
   });
 
-  it('an approval rule stops the run; one call approved and one rejected by a named human; the resumed run continues in the same file', async () => {
+  it('an approval rule stops the run; one call approved and one rejected by a human verified from an OIDC token; the resumed run continues in the same file', async () => {
     const deleted: string[] = [];
     const deletePath = tool({
       name: 'delete_path',
@@ -315,12 +349,23 @@ rules:
     );
     const agent = guardAgent(new Agent({ name: 'Janitor', model, tools: [deletePath] }), POLICY);
     const runner = new Runner({ workflowName: 'janitor' });
-    const bob = {
-      subject: 'bob@example.com',
-      kind: 'human' as const,
-      verified: false,
-      method: 'static' as const,
-    };
+    // The approver proves who they are with an OIDC token from the company's identity provider.
+    const idp = await generateKeyPair('ES256');
+    const jwks = { keys: [{ ...(await exportJWK(idp.publicKey)), kid: 'idp-1', alg: 'ES256' }] };
+    const token = await new SignJWT({ email: 'bob@example.com', name: 'Bob Ops', groups: ['sre'] })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer('https://idp.example')
+      .setAudience('agent-replay')
+      .setSubject('bob@example.com')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(idp.privateKey);
+    const bob = await identityFromOidcToken(token, {
+      issuer: 'https://idp.example',
+      audience: 'agent-replay',
+      jwks,
+    });
+    expect(bob.verified).toBe(true);
     const records = await recordRun(join(work, 'approval'), async (recorder) => {
       const first = await runner.run(agent, 'free some disk space');
       // The call outside /srv needs nobody; the two on the server wait for a human.
@@ -344,11 +389,39 @@ rules:
     const decisions = records.filter((r) => r.type === 'policy.decision');
     expect(decisions.filter((d) => d.decision === 'require_approval')).toHaveLength(2);
     expect(decisions.find((d) => d.decision === 'approved')).toMatchObject({
-      decided_by: { kind: 'human', id: 'bob@example.com' },
+      decided_by: { kind: 'human', id: 'bob@example.com', verified: true },
     });
     expect(decisions.find((d) => d.decision === 'rejected')).toMatchObject({
-      decided_by: { kind: 'human', id: 'bob@example.com' },
+      decided_by: { kind: 'human', id: 'bob@example.com', verified: true },
     });
+    // Who approved, as the identity provider vouched for it (the token itself is never stored).
+    const approvers = records.filter((r) => r.type === 'identity' && r.role === 'approver');
+    expect(approvers.map((r) => r.call_id).sort()).toEqual(['c1', 'c2']);
+    for (const approver of approvers) {
+      expect(approver.identity).toMatchObject({
+        subject: 'bob@example.com',
+        issuer: 'https://idp.example',
+        name: 'Bob Ops',
+        groups: ['sre'],
+        verified: true,
+        method: 'oidc',
+      });
+    }
+    expect(JSON.stringify(records)).not.toContain(token.split('.')[2]);
     expect(records.filter((r) => r.type === 'trace.start').map((r) => r.resumed)).toEqual([false, true]);
+    console.log(
+      records
+        .filter(
+          (r) =>
+            r.type === 'policy.decision' ||
+            (r.type === 'span.end' && ['function', 'generation'].includes(r.span.kind)),
+        )
+        .map((r) =>
+          r.type === 'policy.decision'
+            ? ['D', r.seq, r.decision, r.call_id, r.span_id, r.subject.name, JSON.stringify(r.subject.args)]
+            : ['S', r.seq, r.span.kind, r.span.id, r.span.data.input?.slice?.(0, 60)],
+        ),
+    );
+    await expectSameDecisions(join(work, 'approval'), POLICY, 5);
   });
 });

@@ -108,5 +108,11 @@ export async function policyTestCommand(
   process.stdout.write(
     `${count(changed)} of ${count(calls)} recorded calls in ${count(sessions.length)} session${sessions.length === 1 ? '' : 's'} would be decided differently\n`,
   );
+  const rateLimited = sessions.reduce((n, s) => n + s.rate_limited, 0);
+  if (rateLimited > 0) {
+    process.stdout.write(
+      `${count(rateLimited)} call${rateLimited === 1 ? ' was' : 's were'} denied by a rate limit: kept as recorded (rate limits depend on the traffic around a call and are not re-simulated)\n`,
+    );
+  }
   return changed > 0 ? 1 : 0;
 }
