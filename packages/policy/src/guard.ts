@@ -111,6 +111,7 @@ export function guardAgent<TAgent extends { name: string; tools: unknown[]; hand
   options: GuardOptions = {},
 ): TAgent {
   const engine = new PolicyEngine(policy);
+  const approvalsAsked = new Set<string>();
   if (agent.handoffs) {
     agent.handoffs = (agent.handoffs as Parameters<typeof getHandoff>[0][]).map((entry) =>
       guardHandoff(getHandoff(entry), agent.name, engine, options),
@@ -120,8 +121,17 @@ export function guardAgent<TAgent extends { name: string; tools: unknown[]; hand
     if (tool.type !== 'function') continue;
     const decide = (args: unknown): PolicyDecision => engine.decide({ kind: 'tool', name: tool.name, args });
     const needsApproval = tool.needsApproval.bind(tool);
-    tool.needsApproval = async (runContext, input, callId) =>
-      (await needsApproval(runContext, input, callId)) || decide(input).decision === 'require_approval';
+    tool.needsApproval = async (runContext, input, callId) => {
+      if (await needsApproval(runContext, input, callId)) return true;
+      const decision = decide(input);
+      if (decision.decision !== 'require_approval') return false;
+      // Which rule asked for a human, recorded once per call (the SDK asks again when the run resumes).
+      if (callId === undefined || !approvalsAsked.has(callId)) {
+        if (callId !== undefined) approvalsAsked.add(callId);
+        await reportDecision(decision, options, callId === undefined ? {} : { call_id: callId });
+      }
+      return true;
+    };
     const guardrail = defineToolInputGuardrail({
       name: `policy ${policy.ref.id}`,
       run: async ({ toolCall }) => {

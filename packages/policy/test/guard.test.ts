@@ -387,7 +387,19 @@ rules:
     // One file: both runs, the requests, the human decisions with who made them.
     expect(new Set(records.map((r) => r.session_id).filter(Boolean)).size).toBe(1);
     const decisions = records.filter((r) => r.type === 'policy.decision');
-    expect(decisions.filter((d) => d.decision === 'require_approval')).toHaveLength(2);
+    // Each waiting call: the rule that asked for a human (once, though the SDK asks again on resume), then the pause.
+    const asked = decisions.filter((d) => d.decision === 'require_approval');
+    expect(asked.map((d) => [d.call_id, d.rule]).sort()).toEqual([
+      ['c1', 'needs_approval'],
+      ['c1', 'prod-deletes-need-approval'],
+      ['c2', 'needs_approval'],
+      ['c2', 'prod-deletes-need-approval'],
+    ]);
+    expect(asked.find((d) => d.rule === 'prod-deletes-need-approval')).toMatchObject({
+      reason: 'deleting on a server needs a human',
+      policy: { id: 'prod-guard', version: '3' },
+      decided_by: { kind: 'engine', id: 'prod-guard' },
+    });
     expect(decisions.find((d) => d.decision === 'approved')).toMatchObject({
       decided_by: { kind: 'human', id: 'bob@example.com', verified: true },
     });
