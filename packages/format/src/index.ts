@@ -17,6 +17,7 @@ export {
   loadPublicKey,
   loadSigningKey,
   publicKeyFingerprint,
+  publicKeyFromHeader,
   type SigningKey,
   signDsse,
   verifyDsse,
@@ -28,6 +29,7 @@ export {
   inclusionProof,
   leafHash,
   MerkleAccumulator,
+  MerkleTree,
   merkleRoot,
   nodeHash,
   verifyConsistency,
@@ -41,7 +43,7 @@ export {
   type SegmentRef,
   SessionReader,
 } from './reader.js';
-export type { ScanFailure, SignatureStatus, TornTail } from './scan.js';
+export { checkpointBody, type ScanFailure, type SignatureStatus, type TornTail } from './scan.js';
 export { formatTimestamp, isTimestamp, toTimestamp } from './time.js';
 export * from './types.js';
 export { type VerifyOptions, type VerifyReport, verifySession, verifySessionBytes } from './verify.js';

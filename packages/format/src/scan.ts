@@ -83,6 +83,8 @@ export interface ScanResult {
   indexOffset?: number;
   reservedFramesSkipped: number;
   signatures: { status: SignatureStatus; keyId?: string; signedCheckpoints: number };
+  /** The last checkpoint that checked out (its signature too, when one could be checked). */
+  lastCheckpoint?: Checkpoint;
   /** Deep scans decompress and hash every record; shallow scans read frame headers only. */
   deep: boolean;
 }
@@ -549,6 +551,7 @@ export async function scanSession(source: ByteSource, options: ScanOptions): Pro
         state.prevCheckpointHash = sha256(payload).toString('hex');
         state.lastTs = cp.ts;
         state.checkpoints.push([j, pos, cp.tree_size]);
+        result.lastCheckpoint = cp;
         pos = payloadStart + payloadSize;
         result.validEnd = pos;
         lastFrameWasFinalWithIndex = cp.final && cp.index === true;

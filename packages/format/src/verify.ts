@@ -4,7 +4,7 @@ import { SessionFileError } from './errors.js';
 import { type ByteSource, type FileSource, openFileSource } from './file-source.js';
 import { loadPublicKey } from './keys.js';
 import { type ScanFailure, type SignatureStatus, scanSession, type TornTail } from './scan.js';
-import { VERDICT_EXIT_CODES, type Verdict } from './types.js';
+import { type Checkpoint, VERDICT_EXIT_CODES, type Verdict } from './types.js';
 
 export interface VerifyOptions {
   /** Trusted Ed25519 public key (KeyObject or PEM): every checkpoint must carry a valid signature by it. */
@@ -37,6 +37,8 @@ export interface VerifyReport {
   failure?: ScanFailure;
   torn?: TornTail;
   reservedFramesSkipped: number;
+  /** The last checkpoint that checked out: its tree size, Merkle root and signature are what an export proves against. */
+  lastCheckpoint?: Checkpoint;
 }
 
 /**
@@ -106,6 +108,7 @@ async function verifySource(
     ...(scan.header ? { sessionId: scan.header.session_id } : {}),
     ...(scan.failure ? { failure: scan.failure } : {}),
     ...(scan.torn ? { torn: scan.torn } : {}),
+    ...(scan.lastCheckpoint ? { lastCheckpoint: scan.lastCheckpoint } : {}),
   };
   report.summary = summarize(report);
   return report;
