@@ -16,6 +16,11 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** `1 rule`, `3 rules`: a count and its noun, plural when it is not one. */
+export function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Tokens compactly: 950, 12.3k, 4.1M. */
 export function compact(n: number): string {
   if (n < 1000) return String(n);

@@ -23,6 +23,8 @@ export interface SessionIdentity {
   issuer?: string;
   email?: string;
   name?: string;
+  /** Why an OIDC token did not verify (expired, wrong issuer…): what an investigator asks first. */
+  verification_error?: string;
 }
 
 export interface ModelTally {
@@ -119,7 +121,7 @@ function identityOf(value: unknown): SessionIdentity | null {
   const subject = str(o?.subject);
   if (!o || !subject) return null;
   const identity: SessionIdentity = { subject, verified: o.verified === true };
-  for (const key of ['kind', 'method', 'issuer', 'email', 'name'] as const) {
+  for (const key of ['kind', 'method', 'issuer', 'email', 'name', 'verification_error'] as const) {
     const v = str(o[key]);
     if (v) identity[key] = v;
   }

@@ -66,7 +66,8 @@ const valueText = (value: unknown): string => (value === null ? '(none)' : JSON.
 function where(entry: DiffEntry): string {
   const step = (entry.b ?? entry.a)!;
   const seqs = [entry.a ? `A seq ${entry.a.seq}` : '', entry.b ? `B seq ${entry.b.seq}` : ''].filter(Boolean);
-  const turn = step.turn > 0 ? `turn ${step.turn}, ` : '';
+  // A turn step is named after its turn already.
+  const turn = step.turn > 0 && entry.kind !== 'turn' ? `turn ${step.turn}, ` : '';
   const agent = step.agent ? ` (agent ${step.agent})` : '';
   return `${turn}${STEP_KIND_WORDS[entry.kind]}${step.name ? ` ${step.name}` : ''}${agent} — ${seqs.join(', ')}`;
 }

@@ -9,7 +9,7 @@ import {
   whatIf,
 } from '@agent-replay/policy';
 import { resolveSessionPath } from '../catalog-access.js';
-import { count, shortId } from '../display.js';
+import { count, plural, shortId } from '../display.js';
 import { UserError } from '../errors.js';
 import { type Column, renderTable } from '../table.js';
 import { escapeForTerminal, outputWidth, sanitize, styleFor, terminalSafeJson } from '../terminal.js';
@@ -34,7 +34,7 @@ export function policyLintCommand(file: string, options: { json?: boolean }): nu
   } else {
     process.stdout.write(
       `${sanitize(file)}: ok — ${sanitize(ref.id)} v${sanitize(ref.version)}, sha256 ${ref.sha256.slice(0, 16)}…, ` +
-        `${document.rules.length} rules, ${document.rate_limits.length} rate limits, ${document.masking.length} masks, default ${document.default}\n`,
+        `${plural(document.rules.length, 'rule')}, ${plural(document.rate_limits.length, 'rate limit')}, ${plural(document.masking.length, 'mask')}, default ${document.default}\n`,
     );
   }
   return 0;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Catalog, type SessionSummary, summarizeFile } from '@agent-replay/catalog';
 import type { SessionRecord } from '@agent-replay/format';
 import { resolveSession, syncCatalog } from '../catalog-access.js';
-import { bytes, compact, count, duration, paintStatus, paintVerdict, shortTime } from '../display.js';
+import { bytes, compact, count, duration, paintStatus, paintVerdict, plural, shortTime } from '../display.js';
 import { openSession } from '../open-session.js';
 import { escapeForTerminal, outputWidth, sanitize, styleFor, truncate } from '../terminal.js';
 
@@ -134,7 +134,7 @@ export async function showCommand(dir: string, ref: string, options: ShowCommand
   line(
     'Identity',
     who
-      ? `${who.subject}${who.email ? ` <${who.email}>` : ''} (${[who.kind, who.method, who.verified ? 'verified' : 'unverified'].filter(Boolean).join(', ')})`
+      ? `${who.subject}${who.email ? ` <${who.email}>` : ''} (${[who.kind, who.method, who.verified ? 'verified' : who.verification_error ? `unverified: ${who.verification_error}` : 'unverified'].filter(Boolean).join(', ')})`
       : '-',
     who?.verified ? style.green : (t) => t,
   );
@@ -148,7 +148,7 @@ export async function showCommand(dir: string, ref: string, options: ShowCommand
   const c = s.counts;
   line(
     'Counts',
-    `${count(s.records)} records · ${count(c.model_calls)} model call${c.model_calls === 1 ? '' : 's'} · ${count(c.tool_calls)} tool call${c.tool_calls === 1 ? '' : 's'} · ${count(c.handoffs)} handoffs · ${count(c.guardrails)} guardrails · ${count(c.policy_decisions)} decisions · ${count(c.denials)} denied · ${count(c.errors)} errors`,
+    `${plural(s.records, 'record')} · ${plural(c.model_calls, 'model call')} · ${plural(c.tool_calls, 'tool call')} · ${plural(c.handoffs, 'handoff')} · ${plural(c.guardrails, 'guardrail')} · ${plural(c.policy_decisions, 'decision')} · ${count(c.denials)} denied · ${plural(c.errors, 'error')}`,
   );
   line(
     'Tokens',
