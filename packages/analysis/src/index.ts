@@ -42,6 +42,7 @@ export {
   POLICY_DECISION_SPAN,
   ROW_KINDS,
   type RowKind,
+  spanRowKind,
   type TimelineRow,
 } from './timeline/rows.js';
 export { type SearchProgress, TimelineSearch } from './timeline/search.js';
@@ -53,4 +54,4 @@ export {
   type SessionTotalsJSON,
   type TokenUsage,
 } from './totals.js';
-export { compactValue, parseIfJson } from './values.js';
+export { compactValue, modelCallIO, parseIfJson } from './values.js';
