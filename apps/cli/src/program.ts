@@ -257,10 +257,18 @@ export function createProgram(result: { exitCode: number }): Command {
 
   program
     .command('verify')
-    .description('verify session files: VALID (exit 0), TAMPERED/UNREADABLE (exit 1), UNSEALED/TORN (exit 3)')
-    .argument('[sessions...]', 'session files, ids, prefixes, latest, or directories; default: every session')
+    .description(
+      'verify session files or audit bundles: VALID (exit 0), TAMPERED/UNREADABLE/INVALID (exit 1), UNSEALED/TORN/INCOMPLETE (exit 3)',
+    )
+    .argument(
+      '[sessions...]',
+      'session files, ids, prefixes, latest, or directories; or audit bundles (.zip); default: every session',
+    )
     .option('--json', 'machine-readable report')
-    .option('--key <public.pem>', 'trusted Ed25519 public key: every checkpoint must be signed by it')
+    .option(
+      '--key <public.pem>',
+      "trusted Ed25519 public key: every checkpoint (or a bundle's manifest) must be signed by it",
+    )
     .option(
       '--thorough',
       'also parse every record and check its envelope (slower; hashes already cover every byte)',
@@ -268,6 +276,41 @@ export function createProgram(result: { exitCode: number }): Command {
     .action(async (refs: string[], options) => {
       const { verifyCommand } = await import('./commands/verify.js');
       result.exitCode = await verifyCommand(dir(), refs, options);
+    });
+
+  program
+    .command('export')
+    .description(
+      'write an audit bundle (.zip): the sessions byte for byte, a signed in-toto manifest, SHA256SUMS, report.html/.md, transcript.jsonl, VERIFY.md',
+    )
+    .argument(
+      '[sessions...]',
+      'session files, ids, prefixes or latest; none: the sessions --from/--to/--identity/--workflow select',
+    )
+    .requiredOption('-o, --output <bundle.zip>', 'the bundle to write')
+    .option('--case-id <id>', 'the case or ticket this evidence is for')
+    .option('--sign <key.pem>', 'Ed25519 private key that signs the manifest (default: a one-off key)')
+    .addOption(
+      new Option('--redact <profile>', 'withhold records holding personal data (profile: pii)').argParser(
+        collect,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--withhold-types <types>',
+        'withhold records of these types or span kinds (comma-separated)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option('--from <time>', 'sessions from this time (ISO or 24h, 7d)').argParser(timeArgument),
+    )
+    .addOption(new Option('--to <time>', 'sessions up to this time').argParser(timeArgument))
+    .option('--identity <subject>', 'sessions run by (or approved by) this identity; * is a wildcard')
+    .option('--workflow <name>', 'sessions of this workflow; * is a wildcard')
+    .option('--force', 'replace the output file if it exists')
+    .action(async (refs: string[], options) => {
+      const { exportCommand } = await import('./commands/export.js');
+      result.exitCode = await exportCommand(dir(), refs, options);
     });
 
   program

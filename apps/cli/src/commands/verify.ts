@@ -7,6 +7,7 @@ import { looksLikePath, resolveSessionPath } from '../catalog-access.js';
 import { UserError } from '../errors.js';
 import { createProgress } from '../progress.js';
 import { sanitize, styleFor, terminalSafeJson } from '../terminal.js';
+import { isBundle, verifyBundlesCommand } from './verify-bundle.js';
 
 export interface VerifyCommandOptions {
   json?: boolean;
@@ -72,6 +73,12 @@ export async function verifyCommand(
   options: VerifyCommandOptions,
 ): Promise<number> {
   const publicKey = options.key ? readKey(options.key) : undefined;
+  const bundles = refs.filter(isBundle);
+  if (bundles.length > 0) {
+    if (bundles.length < refs.length)
+      throw new UserError('verify: give bundles and sessions in separate commands');
+    return verifyBundlesCommand(bundles, options);
+  }
   const files = await filesToVerify(dir, refs);
   const reports: VerifyReport[] = [];
   const out = process.stdout;
