@@ -7,6 +7,7 @@ export default defineConfig({
       'apps/*/test/**/*.test.ts',
       'apps/*/test/**/*.test.tsx',
       'test/e2e/**/*.test.ts',
+      'samples/test/**/*.test.ts',
     ],
     // Crash, codec and end-to-end tests spawn processes and move tens of MiB; 2-core CI machines are slow.
     testTimeout: 120_000,
