@@ -20,7 +20,7 @@ import {
   ToolGuardrailFunctionOutputFactory,
   withCustomSpan,
 } from '@openai/agents';
-import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, PolicyEngine } from './evaluate.js';
+import { type PolicyCall, type PolicyDecision, PolicyEngine } from './evaluate.js';
 import type { LoadedPolicy } from './load.js';
 import { maskOutput } from './mask.js';
 import { RateLimiter } from './rate-limit.js';
@@ -48,10 +48,6 @@ export async function reportDecision(
   options: GuardOptions,
   extra: { call_id?: string } = {},
 ): Promise<void> {
-  // Decided inside the call's own span (a handoff, a tool already running): the decision is about that span, so
-  // readers (what-if, the TUI) pair the two instead of counting a second call.
-  const current = getCurrentSpan();
-  const about = current && CALL_SPAN_KINDS.has(current.spanData.type) ? { span_id: current.spanId } : {};
   await withCustomSpan(async () => {}, {
     data: {
       name: POLICY_DECISION_SPAN,
@@ -63,7 +59,6 @@ export async function reportDecision(
         policy: decision.policy,
         decided_by: { kind: 'engine', id: options.engineId ?? decision.policy.id },
         ...(decision.rate_limit ? { rate_limit: decision.rate_limit } : {}),
-        ...about,
         ...extra,
       },
     },

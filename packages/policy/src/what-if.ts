@@ -3,7 +3,7 @@
  * ran) decided again under another policy, without running anything. The report lists the calls whose decision
  * would change — what the new policy would have blocked, allowed or sent for approval, and at which seq.
  */
-import { parseIfJson } from '@agent-replay/analysis';
+import { POLICY_DECISION_SPAN, parseIfJson } from '@agent-replay/analysis';
 import { canonicalize, peekSpanRecord, SessionReader } from '@agent-replay/format';
 import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, type PolicyEngine } from './evaluate.js';
 import type { Decision } from './schema.js';
@@ -123,7 +123,15 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
     const after = engine.decide(call);
     if (after.decision !== before.decision) changes.push({ seq, call, before, after });
   };
-  const onSpan = (seq: number, type: string, id: string, kind: string, data: () => Obj) => {
+  /** Decision spans (the guard's custom spans) opened inside a call's span: their decision is about that call. */
+  const decisionSpanCall = new Map<string, string>();
+  const onSpan = (seq: number, type: string, id: string, kind: string, span: () => Obj) => {
+    if (kind === 'custom' && type === 'span.start') {
+      const { parent_id: parent, data } = span();
+      if (asObj(data)?.name === POLICY_DECISION_SPAN && typeof parent === 'string' && open.has(parent))
+        decisionSpanCall.set(id, parent);
+      return;
+    }
     if (!CALL_SPAN_KINDS.has(kind)) return;
     if (type === 'span.start') {
       open.set(id, undefined);
@@ -133,7 +141,7 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
     open.delete(id);
     // A call stopped by its decision may not have said what it was (a denied handoff never learns its target):
     // the decision's subject says.
-    const spanCall = callOf(kind, data());
+    const spanCall = callOf(kind, asObj(span().data) ?? {});
     const call = recorded && !isComplete(spanCall) ? recorded.call : spanCall;
     if (!call) return;
     if (!recorded && answered.take(call)) return;
@@ -144,7 +152,9 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
     const call = callOfDecision(record);
     if (!level || !call) return;
     const before = { decision: level, rule: str(record.rule) ?? null, recorded: true };
-    const spanId = str(record.span_id) ?? '';
+    const ownSpan = str(record.span_id) ?? '';
+    const spanId = decisionSpanCall.get(ownSpan) ?? ownSpan;
+    decisionSpanCall.delete(ownSpan);
     // About a call that is running: that call's decision. Otherwise (a policy span, an approval request) a call of
     // its own, decided before it could run.
     if (open.has(spanId)) {
@@ -177,13 +187,7 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
       // agents, a model call's start — is skipped without parsing).
       const head = peekSpanRecord(line);
       if (head) {
-        onSpan(
-          seq,
-          head.type,
-          head.id,
-          head.kind,
-          () => asObj(asObj(asObj(JSON.parse(line))?.span)?.data) ?? {},
-        );
+        onSpan(seq, head.type, head.id, head.kind, () => asObj(asObj(JSON.parse(line))?.span) ?? {});
         continue;
       }
       const isSpan = line.includes('"type":"span.start"') || line.includes('"type":"span.end"');
@@ -193,7 +197,7 @@ export async function whatIf(engine: PolicyEngine, path: string): Promise<WhatIf
         onDecision(seq, record);
       } else if (record.type === 'span.start' || record.type === 'span.end') {
         const span = asObj(record.span) ?? {};
-        onSpan(seq, record.type, str(span.id) ?? '', str(span.kind) ?? '', () => asObj(span.data) ?? {});
+        onSpan(seq, record.type, str(span.id) ?? '', str(span.kind) ?? '', () => span);
       }
     }
   } finally {

@@ -13,8 +13,8 @@ import {
   rejectToolCall,
   SessionRecorder,
 } from '@agent-replay/recorder';
-import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
-import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
+import { fc, SpanEmittingScriptedModel, say, withTraceProcessor } from '@agent-replay/testkit';
+import { Agent, Runner, setTraceProcessors, tool } from '@openai/agents';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -71,14 +71,7 @@ async function recordRun(dir: string, run: (recorder: SessionRecorder) => Promis
     closeDelayMs: 20,
     redactionKeyFile: join(work, 'redaction.key'),
   });
-  setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
-  setTraceProcessors([recorder]);
-  try {
-    await run(recorder);
-  } finally {
-    await recorder.shutdown();
-    setTraceProcessors([]);
-  }
+  await withTraceProcessor(recorder, run);
   // One session per run (trace); records of all of them, session after session.
   const records: Rec[] = [];
   for (const file of readdirSync(join(dir, 'sessions')).sort()) {
@@ -305,7 +298,9 @@ rules:
       policy: { id: 'handoffs', version: '1' },
     });
     const handoffSpan = denied.find((r) => r.type === 'span.end' && r.span.kind === 'handoff');
-    expect(decision!.span_id).toBe(handoffSpan.span.id);
+    // Decided inside the handoff's span: the decision's own span is a child of it.
+    const decisionSpan = denied.find((r) => r.type === 'span.start' && r.span.id === decision!.span_id);
+    expect(decisionSpan.span.parent_id).toBe(handoffSpan.span.id);
     expect(handoffSpan.span.error).not.toBeNull();
     // The Deployer never got a turn.
     expect(
