@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Identity, POLICY_DECISION_SPAN, SessionRecorder } from '@agent-replay/recorder';
-import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
+import { fc, SpanEmittingScriptedModel, say, TmuxTerminal } from '@agent-replay/testkit';
 import {
   Agent,
   Runner,
@@ -36,97 +36,51 @@ type Rec = Record<string, any>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------------------------
-// tmux
+// the terminal
 
-/**
- * A private tmux server (its socket in the temporary directory), so nothing here touches, or is touched by, anyone
- * else's sessions, and nothing is left behind.
- */
-const SOCKET = join(work, 'tmux.sock');
-const panes = new Set<string>();
+const terminal = new TmuxTerminal(work);
 const children: ChildProcess[] = [];
-let paneCount = 0;
-
-function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-S', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
-const EXITED = 'agent-replay exited with status';
+const EXITED = TmuxTerminal.EXITED;
 
 /**
- * Runs `agent-replay open <file>` in a new tmux session of the given size, as a person would from a shell: colours
- * allowed (NO_COLOR unset), TERM=xterm-256color, CI=true. When the CLI ends, the pane says so and a shell takes over.
+ * Runs `agent-replay open <file>` in a new tmux pane of the given size, as a person would from a shell: colours
+ * allowed (NO_COLOR unset), TERM=xterm-256color, CI=true (as in a CI job's shell: Ink would draw nothing until exit
+ * if it believed no one was watching). When the CLI ends, the pane says so and a shell takes over.
  */
 function openInTmux(
   file: string,
   options: { dir?: string; columns?: number; rows?: number; follow?: boolean } = {},
 ): string {
-  const name = `tui-${process.pid}-${++paneCount}`;
-  const command = [
-    'env',
-    '-u',
-    'NO_COLOR',
-    '-u',
-    'FORCE_COLOR',
-    '-u',
-    'NODE_ENV',
-    'TERM=xterm-256color',
-    // As in a CI job's shell: Ink would draw nothing until exit if it believed no one was watching.
-    'CI=true',
-    process.execPath,
-    bin,
-    '--dir',
-    options.dir ?? configDir,
-    'open',
-    file,
-    ...(options.follow ? ['--follow'] : []),
-  ]
-    .map(shellQuote)
-    .join(' ');
-  tmux(
-    'new-session',
-    '-d',
-    '-s',
-    name,
-    '-x',
-    String(options.columns ?? 100),
-    '-y',
-    String(options.rows ?? 30),
-    `${command}; echo "${EXITED} $?"; exec sh`,
-  );
-  panes.add(name);
-  return name;
-}
-
-function closePane(pane: string): void {
-  if (!panes.delete(pane)) return;
-  spawnSync('tmux', ['-S', SOCKET, 'kill-session', '-t', pane]);
-}
-
-/** Types keys (tmux key names: j, Enter, Tab…), one write each. */
-function press(pane: string, ...keys: string[]): void {
-  for (const key of keys) tmux('send-keys', '-t', pane, key);
-}
-
-/** Types text literally, in one write. */
-function typeText(pane: string, text: string): void {
-  tmux('send-keys', '-t', pane, '-l', text);
-}
-
-/** The visible screen: plain, with colour escapes (`-e`), or with wrapped lines joined (`-J`). */
-function capture(pane: string, flags: { escapes?: boolean; joined?: boolean } = {}): string {
-  return tmux(
-    'capture-pane',
-    '-p',
-    ...(flags.escapes ? ['-e'] : []),
-    ...(flags.joined ? ['-J'] : []),
-    '-t',
-    pane,
+  return terminal.open(
+    [
+      process.execPath,
+      bin,
+      '--dir',
+      options.dir ?? configDir,
+      'open',
+      file,
+      ...(options.follow ? ['--follow'] : []),
+    ],
+    {
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.rows ? { rows: options.rows } : {}),
+      env: {
+        NO_COLOR: undefined,
+        FORCE_COLOR: undefined,
+        NODE_ENV: undefined,
+        TERM: 'xterm-256color',
+        CI: 'true',
+      },
+    },
   );
 }
+
+const closePane = (pane: string) => terminal.close(pane);
+const press = (pane: string, ...keys: string[]) => terminal.press(pane, ...keys);
+const typeText = (pane: string, text: string) => terminal.type(pane, text);
+const capture = (pane: string, flags: { escapes?: boolean; joined?: boolean } = {}) =>
+  terminal.capture(pane, flags);
+const tmux = (...args: string[]) => terminal.tmux(...args);
 
 const linesOf = (screen: string): string[] => screen.replace(/\n$/, '').split('\n');
 const statusBar = (screen: string): string => linesOf(screen).at(-1) ?? '';
@@ -138,29 +92,12 @@ function seqOf(screen: string): { seq: number; total: number } | undefined {
   return { seq: Number(match[1]!.replace(/,/g, '')), total: Number(match[2]!.replace(/,/g, '')) };
 }
 
-/**
- * Polls the screen until `predicate` holds (no fixed waits): returns that screen, or fails with the last one seen.
- * Fails at once if the CLI has exited while the test still expected it on screen.
- */
-async function waitForScreen(
+const waitForScreen = (
   pane: string,
   what: string,
   predicate: (screen: string) => boolean,
   options: { escapes?: boolean; timeoutMs?: number; exitExpected?: boolean } = {},
-): Promise<string> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    const screen = capture(pane, { escapes: options.escapes ?? false });
-    if (predicate(screen)) return screen;
-    const exited = !options.exitExpected && screen.includes(EXITED);
-    if (exited || Date.now() > deadline) {
-      expect.fail(
-        `${exited ? 'agent-replay exited' : 'timed out'} waiting for ${what}; the screen:\n${screen}`,
-      );
-    }
-    await sleep(40);
-  }
-}
+) => terminal.waitFor(pane, what, predicate, options);
 
 /** Waits until the status bar shows the cursor on `seq`. */
 const waitForSeq = (pane: string, seq: number, what = `the cursor on seq ${seq}`) =>
@@ -389,8 +326,7 @@ function rowsMentioning(word: string): number[] {
 }
 
 beforeAll(async () => {
-  const probe = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
-  expect(probe.status, 'tmux must be installed').toBe(0);
+  expect(TmuxTerminal.available(), 'tmux must be installed').toBe(true);
   await recordConfigAgent();
   const names = readdirSync(join(configDir, 'sessions')).filter((n) => n.endsWith('.arec'));
   expect(names).toHaveLength(1);
@@ -399,8 +335,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  for (const pane of [...panes]) closePane(pane);
-  spawnSync('tmux', ['-S', SOCKET, 'kill-server']);
+  terminal.closeAll();
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   setTraceProcessors([]);
@@ -882,7 +817,7 @@ describe('agent-replay open in a real terminal (tmux)', () => {
 const FOLLOW_CHILD = `
 import { createInterface } from 'node:readline';
 import { SessionRecorder } from '@agent-replay/recorder';
-import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
+import { fc, SpanEmittingScriptedModel, say, TmuxTerminal } from '@agent-replay/testkit';
 import { Agent, Runner, setTraceProcessors, tool } from '@openai/agents';
 import { z } from 'zod';
 

@@ -17,3 +17,10 @@ export {
   say,
   scriptedProvider,
 } from './scripted-model.js';
+export {
+  type CaptureOptions,
+  type PaneOptions,
+  TmuxTerminal,
+  type WaitOptions,
+} from './terminal.js';
+export { withTraceProcessor } from './tracing.js';
