@@ -5,8 +5,7 @@
  * sealed. Bundles are checked by the CLI and by VERIFY.md's own commands, then tampered with, redacted, and
  * replaced by hostile archives.
  */
-import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -19,15 +18,34 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalize, generateSigningKey, loadPublicKey, publicKeyFingerprint } from '@agent-replay/format';
-import { guardAgent, parsePolicy } from '@agent-replay/policy';
-import { type Identity, SessionRecorder } from '@agent-replay/recorder';
-import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
-import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool, withTrace } from '@openai/agents';
+import { setTraceProcessors } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+// Shared with the evidence package's bundle tests; why they live there: the comment at the top of fixtures.ts.
+import {
+  CARD,
+  type CraftedEntry,
+  EMAIL,
+  filesUnder,
+  flipByte,
+  guideCommands,
+  MARKER,
+  type Member,
+  member,
+  type Run,
+  readZip,
+  recordSessions,
+  replaced,
+  run,
+  runConfigAgent,
+  runSupportDesk,
+  SSN,
+  sha256,
+  sleep,
+  writeZip,
+} from '../../../packages/evidence/test/fixtures.js';
 
 const bin = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'arec-export-cli-'));
@@ -53,67 +71,12 @@ writeFileSync(pubFile, bundleKey.publicKeyPem);
 writeFileSync(otherPubFile, otherKey.publicKeyPem);
 const fingerprint = publicKeyFingerprint(loadPublicKey(bundleKey.publicKeyPem));
 
-const EMAIL = 'alice@example.com';
-const SSN = '078-05-1120';
-const CARD = '4111 1111 1111 1111';
-const MARKER = 'WOMBAT-51D0-ESCALATION-MARKER';
-
-const POLICY = parsePolicy(
-  `policy: { id: config-guard, version: 1 }
-default: allow
-rules:
-  - id: staging-first
-    tool: push_config
-    when: { args.environment: { equals: production } }
-    decision: deny
-    reason: push to staging first
-`,
-  'config-guard.yaml',
-);
-
-const service = (subject: string): Identity => ({
-  subject,
-  kind: 'service',
-  verified: false,
-  method: 'static',
-});
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  command: string,
-  args: string[],
-  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? cwd, env: options.env ?? process.env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-    child.stdin.end(options.input ?? '');
-  });
-}
-
 /** The built binary as a user runs it: `agent-replay --dir <recordings> …`, stdout a pipe, no colour. */
 function cli(...args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
   delete env.AGENT_REPLAY_DIR;
-  return run(process.execPath, [bin, '--dir', dir, ...args], { env });
+  return run(process.execPath, [bin, '--dir', dir, ...args], { cwd, env });
 }
 
 function expectOneLineError(result: Run, pattern: RegExp): void {
@@ -134,80 +97,15 @@ let before: string;
 
 beforeAll(async () => {
   before = new Date(Date.now() - 1000).toISOString();
-  const recorder = new SessionRecorder({
-    dir,
-    closeDelayMs: 20,
-    redactionKeyFile: join(work, 'redaction.key'),
-    signingKey: recorderKey.privateKeyPem,
-    identity: (trace) =>
-      ({ 'config-agent': service('svc-deployer'), 'support-desk': service('svc-support') })[trace.name],
-  });
-  setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
-  setTraceProcessors([recorder]);
-  try {
-    const pushes: string[] = [];
-    const push = tool({
-      name: 'push_config',
-      description: 'push a config',
-      parameters: z.object({ environment: z.string(), file: z.string() }),
-      execute: async ({ environment }) => {
-        pushes.push(environment);
-        return `pushed to ${environment}`;
-      },
-    });
-    const configModel = new SpanEmittingScriptedModel(
-      (req) => {
-        const text = JSON.stringify(req.input);
-        if (!text.includes('function_call_result'))
-          return [fc('p1', 'push_config', { environment: 'production', file: 'payments.yaml' })];
-        if (!text.includes('pushed to staging'))
-          return [fc('p2', 'push_config', { environment: 'staging', file: 'payments.yaml' })];
-        return [say('Pushed to staging first.')];
-      },
-      { model: 'scripted-4' },
-    );
-    await new Runner({ workflowName: 'config-agent' }).run(
-      guardAgent(new Agent({ name: 'Config', model: configModel, tools: [push] }), POLICY),
-      'fix payments.yaml and ship it',
-    );
-    expect(pushes).toEqual(['staging']);
+  live = join(work, 'loose', 'live.arec');
+  const options = { redactionKeyFile: join(work, 'redaction.key'), signingKey: recorderKey.privateKeyPem };
+  await recordSessions(dir, options, async () => {
+    expect(await runConfigAgent()).toEqual(['staging']);
     await sleep(600);
     between = new Date().toISOString();
     await sleep(600);
-
-    const lookup = tool({
-      name: 'lookup_customer',
-      description: 'a customer record',
-      parameters: z.object({ id: z.string() }),
-      execute: async ({ id }) => `customer ${id}: ${EMAIL}, SSN ${SSN}, card ${CARD}`,
-    });
-    const notes = tool({
-      name: 'read_notes',
-      description: 'case notes',
-      parameters: z.object({ id: z.string() }),
-      execute: async () => `note: escalation code ${MARKER}`,
-    });
-    const supportModel = new SpanEmittingScriptedModel(
-      (req) =>
-        JSON.stringify(req.input).includes('function_call_result')
-          ? [say('The customer record and notes are in.')]
-          : [fc('c1', 'lookup_customer', { id: 'c-42' }), fc('c2', 'read_notes', { id: 'c-42' })],
-      { model: 'scripted-4' },
-    );
-    mkdirSync(join(work, 'loose'));
-    live = join(work, 'loose', 'live.arec');
-    await withTrace('support-desk', async (trace) => {
-      await new Runner().run(
-        new Agent({ name: 'Support', model: supportModel, tools: [lookup, notes] }),
-        'c-42?',
-      );
-      await sleep(600); // past the recorder's 250 ms flush: the copy is a session not yet sealed
-      copyFileSync(join(dir, 'sessions', `${trace.traceId}.arec`), live);
-    });
-  } finally {
-    await recorder.shutdown();
-    setTraceProcessors([]);
-  }
+    await runSupportDesk(dir, live);
+  });
   const ls = await cli('ls', '--json');
   expect(ls.code, ls.stderr).toBe(0);
   const listed = JSON.parse(ls.stdout) as Array<{ session_id: string; path: string; workflow: string }>;
@@ -220,120 +118,8 @@ beforeAll(async () => {
   support = find('support-desk');
 }, 60_000);
 
-// ---------------------------------------------------------------------------------------------------------------
-// Zip archives (Python's zipfile: it writes `..`, absolute and symlink members, duplicates, lying sizes)
-
-const ZIPKIT = `
-import base64, json, sys, warnings, zipfile
-warnings.simplefilter('ignore')
-
-def read(path):
-    with zipfile.ZipFile(path) as z:
-        return [{'name': i.filename, 'data': base64.b64encode(z.read(i)).decode()} for i in z.infolist()]
-
-def write(path, entries):
-    with zipfile.ZipFile(path, 'w') as z:
-        for e in entries:
-            if 'many' in e:
-                for i in range(e['many']):
-                    z.writestr(zipfile.ZipInfo(f'm{i}'), b'')
-                continue
-            info = zipfile.ZipInfo(e['name'], date_time=(2026, 1, 1, 0, 0, 0))
-            info.external_attr = (e.get('attr') or 0o100644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            data = bytes(e['zeros']) if 'zeros' in e else base64.b64decode(e.get('data', ''))
-            z.writestr(info, data)
-    declared = {e['name']: e['declare'] for e in entries if 'declare' in e}
-    if not declared:
-        return
-    buf = bytearray(open(path, 'rb').read())
-    eocd = buf.rfind(b'PK\\x05\\x06')
-    at = int.from_bytes(buf[eocd + 16:eocd + 20], 'little')
-    while buf[at:at + 4] == b'PK\\x01\\x02':
-        n, m, k = (int.from_bytes(buf[at + o:at + o + 2], 'little') for o in (28, 30, 32))
-        name = buf[at + 46:at + 46 + n].decode()
-        if name in declared:
-            size = declared[name].to_bytes(4, 'little')
-            buf[at + 24:at + 28] = size
-            local = int.from_bytes(buf[at + 42:at + 46], 'little')
-            buf[local + 22:local + 26] = size
-        at += 46 + n + m + k
-    open(path, 'wb').write(buf)
-
-if sys.argv[1] == 'read':
-    json.dump(read(sys.argv[2]), sys.stdout)
-else:
-    write(sys.argv[2], json.load(sys.stdin))
-`;
-const zipkit = join(work, 'zipkit.py');
-writeFileSync(zipkit, ZIPKIT);
-
-interface Member {
-  name: string;
-  data: Buffer;
-}
-interface CraftedEntry {
-  name: string;
-  data?: Buffer | string;
-  zeros?: number;
-  attr?: number;
-  declare?: number;
-  /** This many empty members named m0, m1, … */
-  many?: number;
-}
-
-async function readZip(path: string): Promise<Member[]> {
-  const result = await run('python3', [zipkit, 'read', path]);
-  expect(result.code, result.stderr).toBe(0);
-  return (JSON.parse(result.stdout) as Array<{ name: string; data: string }>).map((m) => ({
-    name: m.name,
-    data: Buffer.from(m.data, 'base64'),
-  }));
-}
-
 let counter = 0;
 const fresh = (name: string) => join(work, `${++counter}-${name}`);
-
-async function writeZip(entries: CraftedEntry[], name = 'crafted.zip'): Promise<string> {
-  const path = fresh(name);
-  const input = JSON.stringify(
-    entries.map((e) => ({
-      ...e,
-      data: e.data === undefined ? undefined : Buffer.from(e.data).toString('base64'),
-    })),
-  );
-  const result = await run('python3', [zipkit, 'write', path], { input });
-  expect(result.code, result.stderr).toBe(0);
-  return path;
-}
-
-const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-const member = (members: Member[], name: string): Member => {
-  const found = members.find((m) => m.name === name);
-  expect(found, `member ${name}`).toBeDefined();
-  return found!;
-};
-const replaced = (members: Member[], name: string, data: Buffer | string): Member[] =>
-  members.map((m) => (m.name === name ? { ...m, data: Buffer.from(data) } : m));
-const flipByte = (data: Buffer, at = Math.floor(data.length / 2)) => {
-  const copy = Buffer.from(data);
-  copy[at] = copy[at]! ^ 0x01;
-  return copy;
-};
-
-/** Every file under `root`, by its path relative to it. */
-function filesUnder(root: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (at: string) => {
-    for (const entry of readdirSync(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else files.set(relative(root, path), readFileSync(path));
-    }
-  };
-  walk(root);
-  return files;
-}
 
 /** `agent-replay export …` into a new directory; the bundle's path. */
 async function exportBundle(name: string, ...args: string[]): Promise<{ path: string; result: Run }> {
@@ -341,6 +127,10 @@ async function exportBundle(name: string, ...args: string[]): Promise<{ path: st
   const result = await cli('export', ...args, '-o', path);
   return { path, result };
 }
+
+/** Both sealed sessions exported as case CASE-123, the manifest signed with the bundle key. */
+const exportCase = (name: string) =>
+  exportBundle(name, config.path, support.path, '--case-id', 'CASE-123', '--sign', keyFile);
 
 interface VerifyJson {
   bundle: string;
@@ -380,29 +170,13 @@ describe('agent-replay export, then agent-replay verify <bundle.zip>', () => {
   let bundle: string;
 
   beforeAll(async () => {
-    const exported = await exportBundle(
-      'case-123.zip',
-      config.path,
-      support.path,
-      '--case-id',
-      'CASE-123',
-      '--sign',
-      keyFile,
-    );
+    const exported = await exportCase('case-123.zip');
     expect(exported.result.code, exported.result.stderr).toBe(0);
     bundle = exported.path;
   });
 
   it('writes a 0600 bundle and says what is in it and who signed it', async () => {
-    const exported = await exportBundle(
-      'again.zip',
-      config.path,
-      support.path,
-      '--case-id',
-      'CASE-123',
-      '--sign',
-      keyFile,
-    );
+    const exported = await exportCase('again.zip');
     expect(exported.result.code, exported.result.stderr).toBe(0);
     expect(exported.result.stderr).toBe('');
     const lines = exported.result.stdout.trimEnd().split('\n');
@@ -522,7 +296,7 @@ describe('agent-replay export, then agent-replay verify <bundle.zip>', () => {
     copyFileSync(bundle, join(at, 'case-123.zip'));
     const guide = await run('unzip', ['-p', bundle, 'VERIFY.md']);
     expect(guide.code).toBe(0);
-    const blocks = [...guide.stdout.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const blocks = guideCommands(guide.stdout);
     expect(blocks).toHaveLength(6);
     expect(blocks[0]).toContain('unzip');
     const result = await run('sh', ['-e', '-c', blocks.join('\n')], { cwd: at });
@@ -553,15 +327,7 @@ describe('a tampered bundle: INVALID, exit 1, naming the member', () => {
   const configMember = () => `sessions/${config.id}.arec`;
 
   beforeAll(async () => {
-    const exported = await exportBundle(
-      'case-123.zip',
-      config.path,
-      support.path,
-      '--case-id',
-      'CASE-123',
-      '--sign',
-      keyFile,
-    );
+    const exported = await exportCase('case-123.zip');
     expect(exported.result.code).toBe(0);
     members = await readZip(exported.path);
   });
@@ -619,7 +385,7 @@ describe('a tampered bundle: INVALID, exit 1, naming the member', () => {
   ];
 
   it.each(cases)('%s', async (_name, tamper, named) => {
-    const tampered = await writeZip(tamper(members), 'tampered.zip');
+    const tampered = await writeZip(fresh('tampered.zip'), tamper(members));
     const result = await cli('verify', tampered);
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(result.stdout).toMatch(new RegExp(`^INVALID ${tampered.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -740,7 +506,7 @@ describe('redacted exports: --redact pii, --withhold-types', () => {
   ] as Array<[string, (m: Member[]) => Member[], () => string]>)(
     'malformed content (%s): INVALID, exit 1, the member named, no crash',
     async (_name, tamper, named) => {
-      const tampered = await writeZip(tamper(await readZip(redacted)), 'malformed.zip');
+      const tampered = await writeZip(fresh('malformed.zip'), tamper(await readZip(redacted)));
       const result = await cli('verify', tampered);
       expect(result.stdout + result.stderr).not.toMatch(/internal error|\n\s+at /);
       expect(result.code, result.stdout + result.stderr).toBe(1);
@@ -802,7 +568,7 @@ describe('redacted exports: --redact pii, --withhold-types', () => {
     ] as Array<[string, (m: Member[]) => Member[], () => string]>)(
       '%s: exit 1, the member named',
       async (_name, tamper, named) => {
-        const tampered = await writeZip(tamper(members), 'tampered.zip');
+        const tampered = await writeZip(fresh('tampered.zip'), tamper(members));
         const result = await cli('verify', tampered);
         expect(result.code, result.stdout).toBe(1);
         expect(result.stdout).toMatch(/^INVALID /);
@@ -859,7 +625,7 @@ describe('hostile archives: exit 1, one line naming the member, nothing written 
       () => '100001 members, more than the limit of 100000',
     ],
   ] as Array<[string, () => CraftedEntry[], () => string]>)('%s', async (_name, entries, named) => {
-    const zip = await writeZip(entries(), 'hostile.zip');
+    const zip = await writeZip(fresh('hostile.zip'), entries());
     const before = readdirSync(cwd);
     const result = await cli('verify', zip);
     expectOneLineError(result, /^agent-replay: verify: /);

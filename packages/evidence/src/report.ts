@@ -876,6 +876,208 @@ const moreRecordsNote = (m: SessionModel): string =>
 const verifiedText = (verified: boolean): string => (verified ? 'yes' : 'no (as claimed, not proven)');
 
 // ---------------------------------------------------------------------------------------------------------------
+// What both documents show: the same key/value rows, tables and lists, rendered by report.html and report.md
+// ---------------------------------------------------------------------------------------------------------------
+
+const h = escapeHtml;
+const md = escapeMarkdown;
+
+/** A row of a two-column table: the key, its text, and (in report.html) the row's data-field. */
+type KvRow = [key: string, text: string, field?: string];
+
+function caseRows(input: ReportCase): KvRow[] {
+  return [
+    ['Case', input.caseId ?? '(none)', 'case-id'],
+    ['Created', input.createdAt, 'created'],
+    ['Producer', `${input.producer.name} ${input.producer.version}`, 'producer'],
+    ['Time range requested', range(input.requested), 'requested'],
+    ['Time range covered', range(input.covered), 'covered'],
+    [
+      'Manifest signer',
+      `${input.signer.fingerprint} — ${
+        input.signer.ephemeral
+          ? 'one-off (ephemeral) key: proves the bundle is intact since export, not who exported it'
+          : 'configured signing key'
+      }`,
+      'signer',
+    ],
+    [
+      'Redaction',
+      input.redaction
+        ? `redacted export: ${input.redaction} — withheld records are replaced by their leaf hashes`
+        : 'none: every record of every session is included',
+      'redaction',
+    ],
+  ];
+}
+
+function verificationRows(m: SessionModel): KvRow[] {
+  const v = m.source.verification;
+  return [
+    ['Member', m.source.member, 'member'],
+    ['Records verified', String(v.records), 'records'],
+    ['Sealed', v.sealed ? 'yes (final checkpoint)' : 'no', 'sealed'],
+    ['Checkpointed records', String(v.checkpointedRecords), 'checkpointed'],
+    ['Merkle root', v.merkleRoot, 'merkle-root'],
+    ['Signatures', signatureText(v.signatures), 'signatures'],
+  ];
+}
+
+function detailRows(m: SessionModel): KvRow[] {
+  return [
+    ['Session id', m.source.sessionId, 'session-id'],
+    ['Status', m.status || '(no session.end: the session did not close)', 'status'],
+    ['First record', m.firstTs, 'first'],
+    ['Last record', m.lastTs, 'last'],
+    ...m.info,
+  ];
+}
+
+const totalsKvRows = (m: SessionModel): KvRow[] =>
+  totalsRows(m).map(([field, label, text]): KvRow => [label, text, field]);
+
+interface Column<T> {
+  head: string;
+  cell: (row: T) => string;
+  /** report.html's cell class: v (long value), code (identifier), n (number), t (time), name (indented by depth), or none. */
+  cls?: string | ((row: T) => string);
+  /** report.md's cell where it differs from `cell`; `false`: the column is in report.html only. */
+  md?: ((row: T) => string) | false;
+}
+
+const SEQ_COLUMN: Column<{ seq: number }> = { head: 'seq', cell: (r) => String(r.seq), cls: 'n' };
+const TIME_COLUMN: Column<{ time: string }> = { head: 'time', cell: (r) => r.time, cls: 't' };
+
+const TIMELINE_COLUMNS: Column<TimelineEntry>[] = [
+  { head: 'seq', cell: (r) => (r.endSeq > r.seq ? `${r.seq}–${r.endSeq}` : String(r.seq)), cls: 'n' },
+  TIME_COLUMN,
+  { head: 'kind', cell: (r) => r.kind },
+  {
+    head: 'name',
+    cell: (r) => r.name,
+    cls: (r) => `name d${r.depth}`,
+    md: (r) => `${'· '.repeat(r.depth)}${r.name}`,
+  },
+  { head: 'detail', cell: (r) => r.detail, cls: 'v' },
+];
+
+/** A capped list of a session: a table in both documents (or a line saying there is none), then how many more. */
+interface ListSection<T extends { seq: number }> {
+  /** The section's id (`s<n>-<name>`) and data-section; its note's data-note is `<name>-truncated`. */
+  name: string;
+  title: string;
+  /** What the list holds, as in "… 5 more <what> not listed here". */
+  what: string;
+  empty: string;
+  list: (m: SessionModel) => Capped<T>;
+  columns: Column<T>[];
+  /** report.html's attributes of a row, after its data-seq. */
+  rowAttrs: (row: T) => string;
+}
+
+const IDENTITIES: ListSection<IdentityEntry> = {
+  name: 'identities',
+  title: 'Identities',
+  what: 'identities',
+  empty: 'No identity recorded.',
+  list: (m) => m.identities,
+  columns: [
+    SEQ_COLUMN,
+    { head: 'role', cell: (r) => r.role },
+    { head: 'subject', cell: (r) => r.subject, cls: 'v' },
+    { head: 'name', cell: (r) => r.name },
+    { head: 'kind', cell: (r) => r.kind },
+    { head: 'issuer', cell: (r) => r.issuer, cls: 'v' },
+    { head: 'email', cell: (r) => r.email, cls: 'v' },
+    { head: 'groups', cell: (r) => r.groups, md: false },
+    { head: 'verified', cell: (r) => verifiedText(r.verified) },
+    { head: 'method', cell: (r) => r.method },
+    { head: 'verification error', cell: (r) => r.verificationError, cls: 'v' },
+    { head: 'call', cell: (r) => r.callId, cls: 'code' },
+  ],
+  rowAttrs: (r) =>
+    ` data-role="${h(r.role)}" data-verified="${r.verified}" class="${r.verified ? 'ok' : 'approval'}"`,
+};
+
+const DECISIONS: ListSection<DecisionEntry> = {
+  name: 'decisions',
+  title: 'Policy decisions and approvals',
+  what: 'decisions',
+  empty: 'No policy decision recorded.',
+  list: (m) => m.decisions,
+  columns: [
+    SEQ_COLUMN,
+    TIME_COLUMN,
+    {
+      head: 'decision',
+      cell: (r) => r.decision,
+      md: (r) => (isDenial(r.decision) ? `⛔ ${r.decision}` : r.decision),
+    },
+    { head: 'subject', cell: (r) => `${r.subjectKind} ${r.subjectName}`.trim() },
+    { head: 'arguments', cell: (r) => r.args, cls: 'v' },
+    { head: 'rule', cell: (r) => r.rule, cls: 'code' },
+    { head: 'reason', cell: (r) => r.reason },
+    { head: 'policy', cell: (r) => r.policy, cls: 'code' },
+    { head: 'decided by', cell: (r) => `${r.decidedByKind}: ${r.decidedById}` },
+    { head: 'verified', cell: (r) => r.verified },
+    { head: 'call', cell: (r) => r.callId, cls: 'code' },
+  ],
+  rowAttrs: (r) =>
+    ` data-decision="${h(r.decision)}" data-rule="${h(r.rule)}" class="${decisionTone(r.decision)}"`,
+};
+
+const ERRORS: ListSection<ErrorEntry> = {
+  name: 'errors',
+  title: 'Errors',
+  what: 'errors',
+  empty: 'No error recorded.',
+  list: (m) => m.errors,
+  columns: [
+    SEQ_COLUMN,
+    TIME_COLUMN,
+    { head: 'where', cell: (r) => r.where },
+    { head: 'error', cell: (r) => r.message, cls: 'v' },
+  ],
+  rowAttrs: () => ' class="error"',
+};
+
+const MODEL_CALLS: ListSection<ModelCallEntry> = {
+  name: 'model-calls',
+  title: 'Model calls',
+  what: 'model calls',
+  empty: 'No model call recorded.',
+  list: (m) => m.modelCalls,
+  columns: [
+    SEQ_COLUMN,
+    TIME_COLUMN,
+    { head: 'model', cell: (r) => r.model },
+    { head: 'input', cell: (r) => r.input, cls: 'v' },
+    { head: 'output', cell: (r) => r.output, cls: 'v' },
+    { head: 'tokens in', cell: (r) => String(r.inputTokens), cls: 'n' },
+    { head: 'tokens out', cell: (r) => String(r.outputTokens), cls: 'n' },
+    { head: 'error', cell: (r) => r.error, cls: 'v' },
+  ],
+  rowAttrs: (r) => (r.error ? ' class="error"' : ''),
+};
+
+const TOOL_CALLS: ListSection<ToolCallEntry> = {
+  name: 'tool-calls',
+  title: 'Tool calls',
+  what: 'tool calls',
+  empty: 'No tool call recorded.',
+  list: (m) => m.toolCalls,
+  columns: [
+    SEQ_COLUMN,
+    TIME_COLUMN,
+    { head: 'tool', cell: (r) => r.name },
+    { head: 'arguments', cell: (r) => r.args, cls: 'v' },
+    { head: 'output', cell: (r) => r.output, cls: 'v' },
+    { head: 'error', cell: (r) => r.error, cls: 'v' },
+  ],
+  rowAttrs: (r) => ` data-tool="${h(r.name)}"${r.error ? ' class="error"' : ''}`,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // report.html
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -928,17 +1130,8 @@ footer { margin-top: 2.5rem; color: #59636e; font-size: 12px; border-top: 1px so
 }
 `;
 
-const h = escapeHtml;
-
-interface Column<T> {
-  head: string;
-  cell: (row: T) => string;
-  /** Cell class: v (long value), code (identifier), n (number), t (time), name (indented by depth), or none. */
-  cls?: string | ((row: T) => string);
-}
-
 function htmlTable<T extends { seq: number }>(
-  columns: Column<T>[],
+  columns: readonly Column<T>[],
   rows: readonly T[],
   rowAttrs: (row: T) => string,
 ): string {
@@ -957,7 +1150,7 @@ function htmlTable<T extends { seq: number }>(
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-function kvTable(rows: ReadonlyArray<[string, string, string?]>, cls = 'kv'): string {
+function kvTable(rows: readonly KvRow[], cls = 'kv'): string {
   return `<table class="${cls}"><tbody>\n${rows
     .map(
       ([key, text, field]) =>
@@ -976,220 +1169,65 @@ function section(m: SessionModel, name: string, title: string, body: string, cou
 const htmlNote = (text: string, kind: string): string => `<p class="note" data-note="${kind}">${h(text)}</p>`;
 const htmlEmpty = (text: string): string => `<p class="empty">${h(text)}</p>`;
 
+function htmlList<T extends { seq: number }>(m: SessionModel, list: ListSection<T>): string {
+  const entries = list.list(m);
+  return section(
+    m,
+    list.name,
+    list.title,
+    (entries.items.length ? htmlTable(list.columns, entries.items, list.rowAttrs) : htmlEmpty(list.empty)) +
+      (entries.dropped ? htmlNote(cappedNote(entries, list.what), `${list.name}-truncated`) : ''),
+    entries.total,
+  );
+}
+
 function htmlSession(m: SessionModel): string {
   const s = m.source;
   const v = s.verification;
-  const cls = verdictClass(v.verdict);
-  const parts: string[] = [];
-  parts.push(
-    `<h2>Session ${h(s.sessionId)}${m.workflow ? ` <span class="sub">— ${h(m.workflow)}</span>` : ''}</h2>`,
-  );
-  parts.push(
-    section(
-      m,
-      'verification',
-      'Verification',
-      `<p><span class="verdict verdict-${cls}" data-verdict="${h(v.verdict)}">${h(v.verdict)}</span> ${h(v.summary)}</p>\n${kvTable(
-        [
-          ['Member', s.member, 'member'],
-          ['Records verified', String(v.records), 'records'],
-          ['Sealed', v.sealed ? 'yes (final checkpoint)' : 'no', 'sealed'],
-          ['Checkpointed records', String(v.checkpointedRecords), 'checkpointed'],
-          ['Merkle root', v.merkleRoot, 'merkle-root'],
-          ['Signatures', signatureText(v.signatures), 'signatures'],
-        ],
-      )}`,
-    ),
-  );
-  const infoRows: Array<[string, string, string?]> = [
-    ['Session id', s.sessionId, 'session-id'],
-    ['Status', m.status || '(no session.end: the session did not close)', 'status'],
-    ['First record', m.firstTs, 'first'],
-    ['Last record', m.lastTs, 'last'],
-    ...m.info.map(([k, text]): [string, string] => [k, text]),
-  ];
-  parts.push(section(m, 'details', 'Session', kvTable(infoRows)));
-
-  const identityCols: Column<IdentityEntry>[] = [
-    { head: 'seq', cell: (r) => String(r.seq), cls: 'n' },
-    { head: 'role', cell: (r) => r.role },
-    { head: 'subject', cell: (r) => r.subject, cls: 'v' },
-    { head: 'name', cell: (r) => r.name },
-    { head: 'kind', cell: (r) => r.kind },
-    { head: 'issuer', cell: (r) => r.issuer, cls: 'v' },
-    { head: 'email', cell: (r) => r.email, cls: 'v' },
-    { head: 'groups', cell: (r) => r.groups },
-    { head: 'verified', cell: (r) => verifiedText(r.verified) },
-    { head: 'method', cell: (r) => r.method },
-    { head: 'verification error', cell: (r) => r.verificationError, cls: 'v' },
-    { head: 'call', cell: (r) => r.callId, cls: 'code' },
-  ];
-  parts.push(
-    section(
-      m,
-      'identities',
-      'Identities',
-      (m.identities.items.length
-        ? htmlTable(
-            identityCols,
-            m.identities.items,
-            (r) =>
-              ` data-role="${h(r.role)}" data-verified="${r.verified}" class="${r.verified ? 'ok' : 'approval'}"`,
-          )
-        : htmlEmpty('No identity recorded.')) +
-        (m.identities.dropped
-          ? htmlNote(cappedNote(m.identities, 'identities'), 'identities-truncated')
-          : ''),
-      m.identities.total,
-    ),
-  );
-
-  const totals = totalsRows(m).map(([field, label, text]): [string, string, string] => [label, text, field]);
-  parts.push(
-    section(
-      m,
-      'totals',
-      'Totals',
-      `${kvTable(totals)}${m.recordedCounts ? `<p class="sub">The session's own session.end says: ${h(m.recordedCounts)}</p>` : ''}${
-        m.withheldSeen > 0 ? '<p class="note">Computed from the disclosed records only.</p>' : ''
-      }`,
-    ),
-  );
-
-  const decisionCols: Column<DecisionEntry>[] = [
-    { head: 'seq', cell: (r) => String(r.seq), cls: 'n' },
-    { head: 'time', cell: (r) => r.time, cls: 't' },
-    { head: 'decision', cell: (r) => r.decision },
-    { head: 'subject', cell: (r) => `${r.subjectKind} ${r.subjectName}`.trim() },
-    { head: 'arguments', cell: (r) => r.args, cls: 'v' },
-    { head: 'rule', cell: (r) => r.rule, cls: 'code' },
-    { head: 'reason', cell: (r) => r.reason },
-    { head: 'policy', cell: (r) => r.policy, cls: 'code' },
-    { head: 'decided by', cell: (r) => `${r.decidedByKind}: ${r.decidedById}` },
-    { head: 'verified', cell: (r) => r.verified },
-    { head: 'call', cell: (r) => r.callId, cls: 'code' },
-  ];
-  parts.push(
-    section(
-      m,
-      'decisions',
-      'Policy decisions and approvals',
-      (m.decisions.items.length
-        ? htmlTable(
-            decisionCols,
-            m.decisions.items,
-            (r) =>
-              ` data-decision="${h(r.decision)}" data-rule="${h(r.rule)}" class="${decisionTone(r.decision)}"`,
-          )
-        : htmlEmpty('No policy decision recorded.')) +
-        (m.decisions.dropped ? htmlNote(cappedNote(m.decisions, 'decisions'), 'decisions-truncated') : ''),
-      m.decisions.total,
-    ),
-  );
-
-  const errorCols: Column<ErrorEntry>[] = [
-    { head: 'seq', cell: (r) => String(r.seq), cls: 'n' },
-    { head: 'time', cell: (r) => r.time, cls: 't' },
-    { head: 'where', cell: (r) => r.where },
-    { head: 'error', cell: (r) => r.message, cls: 'v' },
-  ];
-  parts.push(
-    section(
-      m,
-      'errors',
-      'Errors',
-      (m.errors.items.length
-        ? htmlTable(errorCols, m.errors.items, () => ' class="error"')
-        : htmlEmpty('No error recorded.')) +
-        (m.errors.dropped ? htmlNote(cappedNote(m.errors, 'errors'), 'errors-truncated') : ''),
-      m.errors.total,
-    ),
-  );
-
   const withheld = Math.max(s.withheld, m.withheldSeen);
-  parts.push(
-    `<section id="s${m.index}-withheld" class="withheld" data-section="withheld" data-withheld="${withheld}">\n<h3>Withheld records</h3>\n<p>${h(
-      withheld > 0 ? withheldText(m) : 'No record withheld: every record of the session is in the bundle.',
-    )}</p>\n</section>`,
-  );
-
-  const timelineCols: Column<TimelineEntry>[] = [
-    { head: 'seq', cell: (r) => (r.endSeq > r.seq ? `${r.seq}–${r.endSeq}` : String(r.seq)), cls: 'n' },
-    { head: 'time', cell: (r) => r.time, cls: 't' },
-    { head: 'kind', cell: (r) => r.kind },
-    { head: 'name', cell: (r) => r.name, cls: (r) => `name d${r.depth}` },
-    { head: 'detail', cell: (r) => r.detail, cls: 'v' },
-  ];
-  const timelineHtml = htmlTable(
-    timelineCols,
+  const timeline = htmlTable(
+    TIMELINE_COLUMNS,
     m.timeline,
     (r) =>
       `${r.endSeq > 0 ? ` data-end-seq="${r.endSeq}"` : ''} data-kind="${h(r.kind)}"${r.tone === 'plain' ? '' : ` class="${r.tone}"`}`,
   );
-  parts.push(
+  const parts = [
+    `<h2>Session ${h(s.sessionId)}${m.workflow ? ` <span class="sub">— ${h(m.workflow)}</span>` : ''}</h2>`,
+    section(
+      m,
+      'verification',
+      'Verification',
+      `<p><span class="verdict verdict-${verdictClass(v.verdict)}" data-verdict="${h(v.verdict)}">${h(v.verdict)}</span> ${h(v.summary)}</p>\n${kvTable(verificationRows(m))}`,
+    ),
+    section(m, 'details', 'Session', kvTable(detailRows(m))),
+    htmlList(m, IDENTITIES),
+    section(
+      m,
+      'totals',
+      'Totals',
+      `${kvTable(totalsKvRows(m))}${m.recordedCounts ? `<p class="sub">The session's own session.end says: ${h(m.recordedCounts)}</p>` : ''}${
+        m.withheldSeen > 0 ? '<p class="note">Computed from the disclosed records only.</p>' : ''
+      }`,
+    ),
+    htmlList(m, DECISIONS),
+    htmlList(m, ERRORS),
+    `<section id="s${m.index}-withheld" class="withheld" data-section="withheld" data-withheld="${withheld}">\n<h3>Withheld records</h3>\n<p>${h(
+      withheld > 0 ? withheldText(m) : 'No record withheld: every record of the session is in the bundle.',
+    )}</p>\n</section>`,
     section(
       m,
       'timeline',
       'Timeline',
-      `${timelineHtml}${m.timelineOmitted ? htmlNote(moreRecordsNote(m), 'timeline-truncated') : ''}${
+      `${timeline}${m.timelineOmitted ? htmlNote(moreRecordsNote(m), 'timeline-truncated') : ''}${
         m.blobs
           ? `<p class="sub">${m.blobs} blob records (stored values shared by several records) are not listed.</p>`
           : ''
       }`,
       m.timeline.length,
     ),
-  );
-
-  const modelCols: Column<ModelCallEntry>[] = [
-    { head: 'seq', cell: (r) => String(r.seq), cls: 'n' },
-    { head: 'time', cell: (r) => r.time, cls: 't' },
-    { head: 'model', cell: (r) => r.model },
-    { head: 'input', cell: (r) => r.input, cls: 'v' },
-    { head: 'output', cell: (r) => r.output, cls: 'v' },
-    { head: 'tokens in', cell: (r) => String(r.inputTokens), cls: 'n' },
-    { head: 'tokens out', cell: (r) => String(r.outputTokens), cls: 'n' },
-    { head: 'error', cell: (r) => r.error, cls: 'v' },
+    htmlList(m, MODEL_CALLS),
+    htmlList(m, TOOL_CALLS),
   ];
-  parts.push(
-    section(
-      m,
-      'model-calls',
-      'Model calls',
-      (m.modelCalls.items.length
-        ? htmlTable(modelCols, m.modelCalls.items, (r) => (r.error ? ' class="error"' : ''))
-        : htmlEmpty('No model call recorded.')) +
-        (m.modelCalls.dropped
-          ? htmlNote(cappedNote(m.modelCalls, 'model calls'), 'model-calls-truncated')
-          : ''),
-      m.modelCalls.total,
-    ),
-  );
-
-  const toolCols: Column<ToolCallEntry>[] = [
-    { head: 'seq', cell: (r) => String(r.seq), cls: 'n' },
-    { head: 'time', cell: (r) => r.time, cls: 't' },
-    { head: 'tool', cell: (r) => r.name },
-    { head: 'arguments', cell: (r) => r.args, cls: 'v' },
-    { head: 'output', cell: (r) => r.output, cls: 'v' },
-    { head: 'error', cell: (r) => r.error, cls: 'v' },
-  ];
-  parts.push(
-    section(
-      m,
-      'tool-calls',
-      'Tool calls',
-      (m.toolCalls.items.length
-        ? htmlTable(
-            toolCols,
-            m.toolCalls.items,
-            (r) => ` data-tool="${h(r.name)}"${r.error ? ' class="error"' : ''}`,
-          )
-        : htmlEmpty('No tool call recorded.')) +
-        (m.toolCalls.dropped ? htmlNote(cappedNote(m.toolCalls, 'tool calls'), 'tool-calls-truncated') : ''),
-      m.toolCalls.total,
-    ),
-  );
-
   return `<article class="session" id="s${m.index}" data-session-id="${h(s.sessionId)}" data-verdict="${h(v.verdict)}">\n${parts.join('\n')}\n</article>`;
 }
 
@@ -1198,30 +1236,7 @@ function renderHtml(input: ReportCase, models: readonly SessionModel[]): string 
   const style = STYLE.trim();
   const styleHash = createHash('sha256').update(style).digest('base64');
   const csp = `default-src 'none'; style-src 'sha256-${styleHash}'; img-src 'none'; font-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'`;
-  const summary = kvTable([
-    ['Case', input.caseId ?? '(none)', 'case-id'],
-    ['Created', input.createdAt, 'created'],
-    ['Producer', `${input.producer.name} ${input.producer.version}`, 'producer'],
-    ['Time range requested', range(input.requested), 'requested'],
-    ['Time range covered', range(input.covered), 'covered'],
-    [
-      'Manifest signer',
-      `${input.signer.fingerprint} — ${
-        input.signer.ephemeral
-          ? 'one-off (ephemeral) key: proves the bundle is intact since export, not who exported it'
-          : 'configured signing key'
-      }`,
-      'signer',
-    ],
-    [
-      'Redaction',
-      input.redaction
-        ? `redacted export: ${input.redaction} — withheld records are replaced by their leaf hashes`
-        : 'none: every record of every session is included',
-      'redaction',
-    ],
-    ['Sessions', String(models.length), 'sessions'],
-  ]);
+  const summary = kvTable([...caseRows(input), ['Sessions', String(models.length), 'sessions']]);
   const sessionRows = models
     .map((m) => {
       const v = m.source.verification;
@@ -1287,8 +1302,6 @@ ${models.map(htmlSession).join('\n')}
 // report.md
 // ---------------------------------------------------------------------------------------------------------------
 
-const md = escapeMarkdown;
-
 function mdTable(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   return [
     `| ${head.map(md).join(' | ')} |`,
@@ -1297,196 +1310,64 @@ function mdTable(head: readonly string[], rows: ReadonlyArray<readonly string[]>
   ].join('\n');
 }
 
-const mdKv = (rows: ReadonlyArray<readonly [string, string, string?]>): string =>
+const mdKv = (rows: readonly KvRow[]): string =>
   mdTable(
     ['', ''],
     rows.map(([k, v]) => [k, v]),
   );
 
+function mdColumns<T>(columns: readonly Column<T>[], rows: readonly T[]): string {
+  const shown = columns.filter((c) => c.md !== false);
+  return mdTable(
+    shown.map((c) => c.head),
+    rows.map((row) => shown.map((c) => (c.md || c.cell)(row))),
+  );
+}
+
+function mdList<T extends { seq: number }>(m: SessionModel, list: ListSection<T>): string[] {
+  const entries = list.list(m);
+  return [
+    `### ${list.title} (${entries.total})`,
+    entries.items.length ? mdColumns(list.columns, entries.items) : `_${list.empty}_`,
+    ...(entries.dropped ? [`_${md(cappedNote(entries, list.what))}_`] : []),
+  ];
+}
+
 function mdSession(m: SessionModel): string {
   const s = m.source;
   const v = s.verification;
-  const out: string[] = [];
-  out.push(`## Session ${md(s.sessionId)}${m.workflow ? ` — ${md(m.workflow)}` : ''}`);
-  out.push('### Verification');
-  out.push(`${VERDICT_MARK[verdictClass(v.verdict)]} **${md(v.verdict)}** — ${md(v.summary)}`);
-  out.push(
-    mdKv([
-      ['Member', s.member],
-      ['Records verified', String(v.records)],
-      ['Sealed', v.sealed ? 'yes (final checkpoint)' : 'no'],
-      ['Checkpointed records', String(v.checkpointedRecords)],
-      ['Merkle root', v.merkleRoot],
-      ['Signatures', signatureText(v.signatures)],
-    ]),
-  );
-  out.push('### Session');
-  out.push(
-    mdKv([
-      ['Session id', s.sessionId],
-      ['Status', m.status || '(no session.end: the session did not close)'],
-      ['First record', m.firstTs],
-      ['Last record', m.lastTs],
-      ...m.info,
-    ]),
-  );
-  out.push(`### Identities (${m.identities.total})`);
-  out.push(
-    m.identities.items.length
-      ? mdTable(
-          [
-            'seq',
-            'role',
-            'subject',
-            'name',
-            'kind',
-            'issuer',
-            'email',
-            'verified',
-            'method',
-            'verification error',
-            'call',
-          ],
-          m.identities.items.map((r) => [
-            String(r.seq),
-            r.role,
-            r.subject,
-            r.name,
-            r.kind,
-            r.issuer,
-            r.email,
-            verifiedText(r.verified),
-            r.method,
-            r.verificationError,
-            r.callId,
-          ]),
-        )
-      : '_No identity recorded._',
-  );
-  if (m.identities.dropped) out.push(`_${md(cappedNote(m.identities, 'identities'))}_`);
-  out.push('### Totals');
-  out.push(mdKv(totalsRows(m).map(([, label, text]) => [label, text] as const)));
+  const withheld = Math.max(s.withheld, m.withheldSeen);
+  const out: string[] = [
+    `## Session ${md(s.sessionId)}${m.workflow ? ` — ${md(m.workflow)}` : ''}`,
+    '### Verification',
+    `${VERDICT_MARK[verdictClass(v.verdict)]} **${md(v.verdict)}** — ${md(v.summary)}`,
+    mdKv(verificationRows(m)),
+    '### Session',
+    mdKv(detailRows(m)),
+    ...mdList(m, IDENTITIES),
+    '### Totals',
+    mdKv(totalsKvRows(m)),
+  ];
   if (m.recordedCounts) out.push(`The session's own session.end says: ${md(m.recordedCounts)}`);
   if (m.withheldSeen > 0) out.push('_Computed from the disclosed records only._');
-  out.push(`### Policy decisions and approvals (${m.decisions.total})`);
+  out.push(...mdList(m, DECISIONS), ...mdList(m, ERRORS));
   out.push(
-    m.decisions.items.length
-      ? mdTable(
-          [
-            'seq',
-            'time',
-            'decision',
-            'subject',
-            'arguments',
-            'rule',
-            'reason',
-            'policy',
-            'decided by',
-            'verified',
-            'call',
-          ],
-          m.decisions.items.map((r) => [
-            String(r.seq),
-            r.time,
-            isDenial(r.decision) ? `⛔ ${r.decision}` : r.decision,
-            `${r.subjectKind} ${r.subjectName}`.trim(),
-            r.args,
-            r.rule,
-            r.reason,
-            r.policy,
-            `${r.decidedByKind}: ${r.decidedById}`,
-            r.verified,
-            r.callId,
-          ]),
-        )
-      : '_No policy decision recorded._',
-  );
-  if (m.decisions.dropped) out.push(`_${md(cappedNote(m.decisions, 'decisions'))}_`);
-  out.push(`### Errors (${m.errors.total})`);
-  out.push(
-    m.errors.items.length
-      ? mdTable(
-          ['seq', 'time', 'where', 'error'],
-          m.errors.items.map((r) => [String(r.seq), r.time, r.where, r.message]),
-        )
-      : '_No error recorded._',
-  );
-  if (m.errors.dropped) out.push(`_${md(cappedNote(m.errors, 'errors'))}_`);
-  out.push('### Withheld records');
-  const withheld = Math.max(s.withheld, m.withheldSeen);
-  out.push(
+    '### Withheld records',
     md(withheld > 0 ? withheldText(m) : 'No record withheld: every record of the session is in the bundle.'),
   );
-  out.push(`### Timeline (${m.timeline.length} rows)`);
   out.push(
-    m.timeline.length
-      ? mdTable(
-          ['seq', 'time', 'kind', 'name', 'detail'],
-          m.timeline.map((r) => [
-            r.endSeq > r.seq ? `${r.seq}–${r.endSeq}` : String(r.seq),
-            r.time,
-            r.kind,
-            `${'· '.repeat(r.depth)}${r.name}`,
-            r.detail,
-          ]),
-        )
-      : '_No record._',
+    `### Timeline (${m.timeline.length} rows)`,
+    m.timeline.length ? mdColumns(TIMELINE_COLUMNS, m.timeline) : '_No record._',
   );
   if (m.timelineOmitted) out.push(md(moreRecordsNote(m)));
-  out.push(`### Model calls (${m.modelCalls.total})`);
-  out.push(
-    m.modelCalls.items.length
-      ? mdTable(
-          ['seq', 'time', 'model', 'input', 'output', 'tokens in', 'tokens out', 'error'],
-          m.modelCalls.items.map((r) => [
-            String(r.seq),
-            r.time,
-            r.model,
-            r.input,
-            r.output,
-            String(r.inputTokens),
-            String(r.outputTokens),
-            r.error,
-          ]),
-        )
-      : '_No model call recorded._',
-  );
-  if (m.modelCalls.dropped) out.push(`_${md(cappedNote(m.modelCalls, 'model calls'))}_`);
-  out.push(`### Tool calls (${m.toolCalls.total})`);
-  out.push(
-    m.toolCalls.items.length
-      ? mdTable(
-          ['seq', 'time', 'tool', 'arguments', 'output', 'error'],
-          m.toolCalls.items.map((r) => [String(r.seq), r.time, r.name, r.args, r.output, r.error]),
-        )
-      : '_No tool call recorded._',
-  );
-  if (m.toolCalls.dropped) out.push(`_${md(cappedNote(m.toolCalls, 'tool calls'))}_`);
+  out.push(...mdList(m, MODEL_CALLS), ...mdList(m, TOOL_CALLS));
   return out.join('\n\n');
 }
 
 function renderMarkdown(input: ReportCase, models: readonly SessionModel[]): string {
   const out: string[] = [];
   out.push(`# Audit report${input.caseId ? ` — case ${md(input.caseId)}` : ''}`);
-  out.push(
-    mdKv([
-      ['Case', input.caseId ?? '(none)'],
-      ['Created', input.createdAt],
-      ['Producer', `${input.producer.name} ${input.producer.version}`],
-      ['Time range requested', range(input.requested)],
-      ['Time range covered', range(input.covered)],
-      [
-        'Manifest signer',
-        `${input.signer.fingerprint} — ${input.signer.ephemeral ? 'one-off (ephemeral) key: proves the bundle is intact since export, not who exported it' : 'configured signing key'}`,
-      ],
-      [
-        'Redaction',
-        input.redaction
-          ? `redacted export: ${input.redaction} — withheld records are replaced by their leaf hashes`
-          : 'none: every record of every session is included',
-      ],
-    ]),
-  );
+  out.push(mdKv(caseRows(input)));
   out.push(
     mdTable(
       ['session', 'workflow', 'verdict', 'records', 'withheld', 'decisions', 'denials', 'errors'],

@@ -5,12 +5,10 @@
  * without leaking what was withheld, and hostile archives (path traversal, symlinks, bombs, floods, duplicates)
  * refused by the verifier and the extractor before anything is written.
  */
-import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -19,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   canonicalize,
   generateSigningKey,
@@ -29,10 +27,8 @@ import {
   signDsse,
   verifySession,
 } from '@agent-replay/format';
-import { guardAgent, parsePolicy } from '@agent-replay/policy';
-import { type Identity, SessionRecorder } from '@agent-replay/recorder';
 import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
-import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool, withTrace } from '@openai/agents';
+import { Agent, Runner, setTraceProcessors, tool } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -48,6 +44,27 @@ import {
   verifyBundle,
   walkBundle,
 } from '../src/index.js';
+import {
+  CARD,
+  type CraftedEntry,
+  EMAIL,
+  filesUnder,
+  flipByte,
+  guideCommands,
+  MARKER,
+  type Member,
+  member,
+  type Run,
+  readZip,
+  recordSessions,
+  replaced,
+  run,
+  runConfigAgent,
+  runSupportDesk,
+  SSN,
+  sha256,
+  writeZip,
+} from './fixtures.js';
 
 const work = mkdtempSync(join(tmpdir(), 'arec-evidence-bundle-'));
 afterAll(() => {
@@ -63,35 +80,10 @@ const otherKey = generateSigningKey();
 /** Re-signs a tampered manifest: someone who can write the bundle but does not hold the exporter's key. */
 const attackerKey = generateSigningKey();
 
-/** Personal data the support tool returns, and a marker only a type-based withholding removes. */
-const EMAIL = 'alice@example.com';
-const SSN = '078-05-1120';
-const CARD = '4111 1111 1111 1111';
-const MARKER = 'QUOKKA-7F3A-9C2E-MARKER';
 const WITHHELD_VALUES = [EMAIL, SSN, CARD, CARD.replace(/ /g, ''), MARKER];
 
 const producer = { name: 'agent-replay-test', version: '9.9.9' };
 const CASE_ID = 'CASE-123';
-
-const POLICY = parsePolicy(
-  `policy: { id: config-guard, version: 1 }
-default: allow
-rules:
-  - id: staging-first
-    tool: push_config
-    when: { args.environment: { equals: production } }
-    decision: deny
-    reason: push to staging first
-`,
-  'config-guard.yaml',
-);
-
-const service = (subject: string): Identity => ({
-  subject,
-  kind: 'service',
-  verified: false,
-  method: 'static',
-});
 
 /** The recorded sessions: config-agent (a denial), support-desk (personal data), and support-desk before sealing. */
 let config: string;
@@ -101,76 +93,16 @@ let archive: string;
 /** In a tool output stored as a blob. */
 const ARCHIVE_MARKER = 'PANGOLIN-88B1-ARCHIVE-MARKER';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 beforeAll(async () => {
   const dir = join(work, 'recordings');
-  const recorder = new SessionRecorder({
-    dir,
-    closeDelayMs: 20,
-    redactionKeyFile: join(work, 'redaction.key'),
-    signingKey: recorderKey.privateKeyPem,
-    identity: (trace) =>
-      ({ 'config-agent': service('svc-deployer'), 'support-desk': service('svc-support') })[trace.name],
-  });
-  setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
-  setTraceProcessors([recorder]);
-  try {
+  live = join(work, 'loose', 'live.arec');
+  const options = { redactionKeyFile: join(work, 'redaction.key'), signingKey: recorderKey.privateKeyPem };
+  await recordSessions(dir, options, async () => {
     // config-agent: the policy denies the production push; the model pushes to staging.
-    const pushes: string[] = [];
-    const push = tool({
-      name: 'push_config',
-      description: 'push a config',
-      parameters: z.object({ environment: z.string(), file: z.string() }),
-      execute: async ({ environment }) => {
-        pushes.push(environment);
-        return `pushed to ${environment}`;
-      },
-    });
-    const configModel = new SpanEmittingScriptedModel(
-      (req) => {
-        const text = JSON.stringify(req.input);
-        if (!text.includes('function_call_result'))
-          return [fc('p1', 'push_config', { environment: 'production', file: 'payments.yaml' })];
-        if (!text.includes('pushed to staging'))
-          return [fc('p2', 'push_config', { environment: 'staging', file: 'payments.yaml' })];
-        return [say('Pushed to staging first.')];
-      },
-      { model: 'scripted-4' },
-    );
-    const configAgent = guardAgent(new Agent({ name: 'Config', model: configModel, tools: [push] }), POLICY);
-    await new Runner({ workflowName: 'config-agent' }).run(configAgent, 'fix payments.yaml and ship it');
-    expect(pushes).toEqual(['staging']);
-
+    expect(await runConfigAgent()).toEqual(['staging']);
     // support-desk: a customer lookup returns personal data; the notes carry the marker. Copied while the trace
     // is still open: that copy is a session the recorder has not sealed (as after a crash).
-    const lookup = tool({
-      name: 'lookup_customer',
-      description: 'a customer record',
-      parameters: z.object({ id: z.string() }),
-      execute: async ({ id }) => `customer ${id}: ${EMAIL}, SSN ${SSN}, card ${CARD}`,
-    });
-    const notes = tool({
-      name: 'read_notes',
-      description: 'case notes',
-      parameters: z.object({ id: z.string() }),
-      execute: async () => `note: escalation code ${MARKER}`,
-    });
-    const supportModel = new SpanEmittingScriptedModel(
-      (req) =>
-        JSON.stringify(req.input).includes('function_call_result')
-          ? [say('The customer record and notes are in.')]
-          : [fc('c1', 'lookup_customer', { id: 'c-42' }), fc('c2', 'read_notes', { id: 'c-42' })],
-      { model: 'scripted-4' },
-    );
-    const supportAgent = new Agent({ name: 'Support', model: supportModel, tools: [lookup, notes] });
-    mkdirSync(join(work, 'loose'));
-    live = join(work, 'loose', 'live.arec');
-    await withTrace('support-desk', async (trace) => {
-      await new Runner().run(supportAgent, 'look up customer c-42');
-      await sleep(600); // past the recorder's 250 ms flush
-      copyFileSync(join(dir, 'sessions', `${trace.traceId}.arec`), live);
-    });
+    await runSupportDesk(dir, live);
 
     // archive-desk: a tool output long enough that its second sighting (in the next model input) is stored once
     // as a blob record, which the model input then refers to.
@@ -191,10 +123,7 @@ beforeAll(async () => {
       new Agent({ name: 'Archivist', model: archiveModel, tools: [fetchArchive] }),
       'read doc-7',
     );
-  } finally {
-    await recorder.shutdown();
-    setTraceProcessors([]);
-  }
+  });
   const files = readdirSync(join(dir, 'sessions')).map((f) => join(dir, 'sessions', f));
   const byWorkflow = new Map<string, string>();
   for (const file of files) {
@@ -219,121 +148,6 @@ beforeAll(async () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A process run to completion (async: nothing here blocks the event loop). */
-function run(command: string, args: string[], options: { cwd?: string; input?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? work, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-    child.stdin.end(options.input ?? '');
-  });
-}
-
-/**
- * Zip archives read and written by Python's zipfile, which writes what a hostile archiver would: `..` and absolute
- * names, symlink modes, duplicate names, and (patched afterwards) declared sizes that lie.
- */
-const ZIPKIT = `
-import base64, json, sys, warnings, zipfile
-warnings.simplefilter('ignore')
-
-def read(path):
-    with zipfile.ZipFile(path) as z:
-        return [{'name': i.filename, 'data': base64.b64encode(z.read(i)).decode(), 'attr': i.external_attr >> 16}
-                for i in z.infolist()]
-
-def write(path, entries):
-    with zipfile.ZipFile(path, 'w') as z:
-        for e in entries:
-            info = zipfile.ZipInfo(e['name'], date_time=(2026, 1, 1, 0, 0, 0))
-            info.external_attr = (e.get('attr') or 0o100644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED if e.get('deflate', True) else zipfile.ZIP_STORED
-            data = bytes(e['zeros']) if 'zeros' in e else base64.b64decode(e.get('data', ''))
-            z.writestr(info, data)
-    declared = {e['name']: e['declare'] for e in entries if 'declare' in e}
-    if not declared:
-        return
-    buf = bytearray(open(path, 'rb').read())
-    eocd = buf.rfind(b'PK\\x05\\x06')
-    at = int.from_bytes(buf[eocd + 16:eocd + 20], 'little')
-    while buf[at:at + 4] == b'PK\\x01\\x02':
-        n, m, k = (int.from_bytes(buf[at + o:at + o + 2], 'little') for o in (28, 30, 32))
-        name = buf[at + 46:at + 46 + n].decode()
-        if name in declared:
-            size = declared[name].to_bytes(4, 'little')
-            buf[at + 24:at + 28] = size
-            local = int.from_bytes(buf[at + 42:at + 46], 'little')
-            buf[local + 22:local + 26] = size
-        at += 46 + n + m + k
-    open(path, 'wb').write(buf)
-
-if sys.argv[1] == 'read':
-    json.dump(read(sys.argv[2]), sys.stdout)
-else:
-    write(sys.argv[2], json.load(sys.stdin))
-`;
-
-interface Member {
-  name: string;
-  data: Buffer;
-  attr?: number;
-}
-interface CraftedEntry {
-  name: string;
-  data?: Buffer | string;
-  /** This many zero bytes instead of data. */
-  zeros?: number;
-  /** Unix mode (file type and permissions). */
-  attr?: number;
-  deflate?: boolean;
-  /** The uncompressed size the archive declares, whatever the content. */
-  declare?: number;
-}
-
-const zipkit = () => {
-  const path = join(work, 'zipkit.py');
-  if (!existsSync(path)) writeFileSync(path, ZIPKIT);
-  return path;
-};
-
-async function readZip(path: string): Promise<Member[]> {
-  const result = await run('python3', [zipkit(), 'read', path]);
-  expect(result.code, result.stderr).toBe(0);
-  return (JSON.parse(result.stdout) as Array<{ name: string; data: string; attr: number }>).map((m) => ({
-    name: m.name,
-    data: Buffer.from(m.data, 'base64'),
-    attr: m.attr,
-  }));
-}
-
-async function writeZip(path: string, entries: CraftedEntry[]): Promise<string> {
-  const input = JSON.stringify(
-    entries.map((e) => ({
-      ...e,
-      data: e.data === undefined ? undefined : Buffer.from(e.data).toString('base64'),
-    })),
-  );
-  const result = await run('python3', [zipkit(), 'write', path], { input });
-  expect(result.code, result.stderr).toBe(0);
-  return path;
-}
-
 let counter = 0;
 const fresh = (name: string) => join(work, `${++counter}-${name}`);
 
@@ -341,15 +155,6 @@ function exportTo(name: string, options: Partial<ExportOptions> & { sessions: st
   const output = join(mkdtempSync(join(work, 'out-')), name);
   return exportBundle({ output, producer, ...options });
 }
-
-const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-const member = (members: Member[], name: string): Member => {
-  const found = members.find((m) => m.name === name);
-  expect(found, `member ${name}`).toBeDefined();
-  return found!;
-};
-const replaced = (members: Member[], name: string, data: Buffer | string): Member[] =>
-  members.map((m) => (m.name === name ? { ...m, data: Buffer.from(data) } : m));
 
 /** `members` written as a new bundle. */
 async function rezip(members: Member[], name = 'tampered.zip'): Promise<string> {
@@ -392,25 +197,6 @@ function expectInvalid(result: BundleVerification, ...members: string[]): void {
   expect(result.exitCode).toBe(1);
   const named = result.problems.map((p) => p.member);
   for (const m of members) expect(named, JSON.stringify(result.problems)).toContain(m);
-}
-
-/** Every file under `dir`, by its path relative to `dir`. */
-function filesUnder(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (at: string) => {
-    for (const entry of readdirSync(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else files.set(relative(dir, path), readFileSync(path));
-    }
-  };
-  walk(dir);
-  return files;
-}
-
-/** The ```sh blocks of VERIFY.md, in order. */
-function guideCommands(guide: string): string[] {
-  return [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
 /** VERIFY.md's commands, verbatim, in one `sh -e`, from a fresh directory holding only the bundle. */
@@ -694,12 +480,6 @@ describe('tampering', () => {
     members = await readZip(bundle);
     configMember = result.sessions[0]!.member;
   });
-
-  const flipByte = (data: Buffer, at = Math.floor(data.length / 2)) => {
-    const copy = Buffer.from(data);
-    copy[at] = copy[at]! ^ 0x01;
-    return copy;
-  };
 
   it('the rebuilt but untouched bundle still verifies (the harness changes nothing by itself)', async () => {
     const same = await verifyBundle(await rezip(members), { trustedKeyPem: bundleKey.publicKeyPem });

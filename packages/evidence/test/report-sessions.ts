@@ -14,8 +14,8 @@ import {
   rejectToolCall,
   SessionRecorder,
 } from '@agent-replay/recorder';
-import { fc, SpanEmittingScriptedModel, say } from '@agent-replay/testkit';
-import { Agent, Runner, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
+import { fc, SpanEmittingScriptedModel, say, withTraceProcessor } from '@agent-replay/testkit';
+import { Agent, Runner, tool } from '@openai/agents';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { ReportCase, ReportRecord, ReportSession } from '../src/report-model.js';
@@ -60,14 +60,7 @@ async function recordRun(
     ...(identity ? { identity } : {}),
     ...(signingKey ? { signingKey } : {}),
   });
-  setTracingDisabled(false); // vitest sets NODE_ENV=test, which turns SDK tracing off
-  setTraceProcessors([recorder]);
-  try {
-    await run(recorder);
-  } finally {
-    await recorder.shutdown();
-    setTraceProcessors([]);
-  }
+  await withTraceProcessor(recorder, run);
   return readdirSync(join(dir, 'sessions'))
     .sort()
     .map((file) => join(dir, 'sessions', file));
