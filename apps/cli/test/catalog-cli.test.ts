@@ -562,7 +562,7 @@ describe('ls, show, cat, search, verify, stats and index on recorded sessions', 
     expect(out).toMatch(new RegExp(`^Verdict\\s+VALID: records 1\\.\\.${deploy.records} `, 'm'));
     expect(out).toMatch(
       new RegExp(
-        `^Counts\\s+${deploy.records} records · 2 model calls · 1 tool call · .*1 denied · 1 errors$`,
+        `^Counts\\s+${deploy.records} records · 2 model calls · 1 tool call · .*1 denied · 1 error$`,
         'm',
       ),
     );
