@@ -302,7 +302,7 @@ describe('App', () => {
     expect(header[0]).toContain('dana@example.com (human) unverified');
     expect(header[1]).toContain('completed');
     expect(header[1]).toContain(
-      '2 model calls · 4 tool calls · 1 denials · 1 errors · 295 tokens · ' + `${S.records} records`,
+      '2 model calls · 4 tool calls · 1 denial · 1 error · 295 tokens · ' + `${S.records} records`,
     );
     // Every row, in order (span ends, the trace end and the decision record are no rows of their own).
     expectTree(frame, [

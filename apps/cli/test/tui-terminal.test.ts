@@ -354,7 +354,7 @@ describe('agent-replay open in a real terminal (tmux)', () => {
       /^ agent-replay +(?:VALID|verifying…) +config-agent +dana@example\.com \(human\) unverified +trace_[0-9a-f]+/,
     );
     expect(lines[1]).toMatch(
-      /^ completed +3 model calls · 4 tool calls · 1 denials · 1 errors · 45 tokens · (\d+) records$/,
+      /^ completed +3 model calls · 4 tool calls · 1 denial · 1 error · 45 tokens · (\d+) records$/,
     );
     expect(lines[1]).toContain(`${records.length} records`);
 

@@ -15,7 +15,7 @@ import {
 } from '@agent-replay/analysis';
 import { type Key, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { compact, count } from '../display.js';
+import { compact, count, plural } from '../display.js';
 import { detailLines, duration, headerLines, treeLines } from './panes.js';
 import { besides, fitLine, type Line, safe } from './screen-text.js';
 import { Lines, useTerminalSize } from './terminal-hooks.js';
@@ -121,12 +121,12 @@ function totalsText(timeline: SessionTimeline): string {
   const totals = timeline.sessionTotals();
   const c = totals.counts ?? ({} as Record<string, number>);
   const parts = [
-    `${count(c.model_calls ?? 0)} model calls`,
-    `${count(c.tool_calls ?? 0)} tool calls`,
-    `${count(c.denials ?? 0)} denials`,
-    `${count(c.errors ?? 0)} errors`,
+    plural(c.model_calls ?? 0, 'model call'),
+    plural(c.tool_calls ?? 0, 'tool call'),
+    plural(c.denials ?? 0, 'denial'),
+    plural(c.errors ?? 0, 'error'),
     `${compact(totals.usage?.total_tokens ?? 0)} tokens`,
-    `${count(timeline.recordCount)} records`,
+    plural(timeline.recordCount, 'record'),
   ];
   return parts.join(' · ');
 }
