@@ -18,6 +18,7 @@ import { finished } from 'node:stream/promises';
 import {
   canonicalize,
   type HeaderKey,
+  holdsReferences,
   leafHash,
   loadSigningKey,
   MerkleTree,
@@ -184,7 +185,8 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
 
     // 3. One pass over each session's records: transcript, reports, and (redacted) the disclosed form and proofs.
     const transcriptPath = join(work, TRANSCRIPT);
-    const transcript = createWriteStream(transcriptPath, { mode: 0o600 });
+    // A large buffer: the transcript is written a line at a time, and each wait for 'drain' is a thread-pool trip.
+    const transcript = createWriteStream(transcriptPath, { mode: 0o600, highWaterMark: 1 << 20 });
     const proofs = new Map<SessionPlan, Buffer>();
     const records = async function* (plan: SessionPlan): AsyncGenerator<ReportRecord> {
       // Which records to withhold is decided over the whole session first: a deduplicated value (blob record) is
@@ -202,7 +204,8 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
         for await (const { seq, line } of reader.lines({ toSeq: plan.verification.records })) {
           const reason = withholding?.get(seq);
           const raw = JSON.parse(line) as Record<string, unknown>;
-          const resolved = reason ? raw : await reader.resolve<Record<string, unknown>>(raw);
+          const resolved =
+            reason || !holdsReferences(line) ? raw : await reader.resolve<Record<string, unknown>>(raw);
           if (rule) {
             const leaf = leafHash(Buffer.from(line, 'utf8'));
             leaves.push(leaf);
@@ -425,7 +428,7 @@ async function recordsToWithhold(
     for await (const { seq, line } of reader.lines({ toSeq: through })) {
       const raw = JSON.parse(line) as Record<string, unknown>;
       const uses = blobReferences(line);
-      const resolved = await reader.resolve(raw);
+      const resolved = holdsReferences(line) ? await reader.resolve(raw) : raw;
       const withheldUse = uses.find((hash) => withheldBlobs.has(hash));
       const reason =
         withholdReason(raw, JSON.stringify(resolved), rule) ??

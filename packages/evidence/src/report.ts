@@ -20,19 +20,26 @@ import {
 } from '@agent-replay/analysis';
 import type { RenderedReports, ReportCase, ReportSession } from './report-model.js';
 
-/** How much of a session the reports keep. Lists beyond these are counted and the reader sent to transcript.jsonl. */
+/**
+ * How much the reports keep. Lists beyond these are counted and the reader sent to transcript.jsonl. The timeline
+ * and call lists are budgets for the whole case, shared out between its sessions (a case of 100 sessions must not
+ * make a report 100 times as long); the evidence lists (decisions, approvals, identities, errors) are per session.
+ */
 export interface ReportLimits {
-  /** Timeline rows per session. */
+  /** Timeline rows in all (each session gets its share, at least MIN_SHARE). */
   timelineRows: number;
   /** Policy decisions (approvals included), identities and errors per session: each list is kept whole up to this. */
   evidenceEntries: number;
-  /** Model calls and tool calls listed per session. */
+  /** Model calls, and tool calls, listed in all (each session gets its share, at least MIN_SHARE). */
   callEntries: number;
   /** Characters of a value in a table before it is cut ("… (N more chars)"). */
   valueChars: number;
   /** Characters of a timeline row's detail and of names. */
   shortChars: number;
 }
+
+/** The least of the timeline and call budgets a session gets, however many sessions share them. */
+const MIN_SHARE = 50;
 
 export const DEFAULT_REPORT_LIMITS: Readonly<ReportLimits> = {
   timelineRows: 2_000,
@@ -1402,8 +1409,15 @@ export async function renderReports(
   options: ReportOptions = {},
 ): Promise<RenderedReports> {
   const limits: ReportLimits = { ...DEFAULT_REPORT_LIMITS, ...options.limits };
+  const sessions = Math.max(1, input.sessions.length);
+  const share = (budget: number) => Math.min(budget, Math.max(MIN_SHARE, Math.floor(budget / sessions)));
+  const perSession: ReportLimits = {
+    ...limits,
+    timelineRows: share(limits.timelineRows),
+    callEntries: share(limits.callEntries),
+  };
   const models: SessionModel[] = [];
   let index = 0;
-  for (const session of input.sessions) models.push(await readSession(session, ++index, limits));
+  for (const session of input.sessions) models.push(await readSession(session, ++index, perSession));
   return { html: renderHtml(input, models), markdown: renderMarkdown(input, models) };
 }

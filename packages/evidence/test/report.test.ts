@@ -514,6 +514,53 @@ describe('a huge session', () => {
   });
 });
 
+describe('a case of many sessions', () => {
+  it('shares the timeline and call budgets between sessions: 100 sessions make a report no longer than a few', async () => {
+    const ts = '2026-02-28T10:00:00.000000Z';
+    async function* records(id: string): AsyncGenerator<ReportRecord> {
+      let seq = 0;
+      const rec = (record: Record<string, unknown>): ReportRecord => ({
+        withheld: false,
+        seq: ++seq,
+        record: { seq, ts, ...record },
+      });
+      yield rec({ type: 'session.start', session_id: id, workflow: 'load', identity: null });
+      for (let i = 0; i < 400; i++) {
+        const span = { id: `span_${i}`, parent_id: null, kind: 'function', started_at: ts };
+        yield rec({ type: 'span.start', span: { ...span, data: { type: 'function', name: 'lookup' } } });
+        const data = { type: 'function', name: 'lookup', input: `{"n":${i}}`, output: 'x'.repeat(500) };
+        yield rec({ type: 'span.end', span: { ...span, ended_at: ts, error: null, data } });
+      }
+      yield rec({ type: 'session.end', status: 'completed' });
+    }
+    const verification = {
+      verdict: 'VALID' as const,
+      summary: 'VALID: synthetic',
+      records: 0,
+      sealed: true,
+      merkleRoot: '00'.repeat(32),
+      signatures: { status: 'none' as const, signedCheckpoints: 0 },
+      checkpointedRecords: 0,
+    };
+    const session = (n: number) => ({
+      member: `sessions/s${n}.arec`,
+      sessionId: `s${n}`,
+      verification,
+      withheld: 0,
+      records: records(`s${n}`),
+    });
+    const { html } = await renderReports(reportCase(Array.from({ length: 100 }, (_, n) => session(n))));
+    // 2,000 rows and 2,000 calls shared by 100 sessions: 20 each, but never fewer than 50.
+    for (const n of [1, 50, 100]) {
+      expect(rows(section(html, `s${n}-timeline`))).toHaveLength(50);
+      expect(rows(section(html, `s${n}-tool-calls`))).toHaveLength(50);
+    }
+    const one = await renderReports(reportCase([session(0)]));
+    expect(rows(section(one.html, 's1-timeline'))).toHaveLength(402); // start, 400 spans, end
+    expect(html.length).toBeLessThan(40 * one.html.length);
+  });
+});
+
 describe('the HTML document', () => {
   it('is self-contained: no script, no external reference, a CSP that allows only its own inline style', async () => {
     const { html } = await renderReports(

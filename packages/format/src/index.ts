@@ -35,7 +35,7 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
-export { peekSpanRecord, type SpanRecordHead } from './peek.js';
+export { holdsReferences, peekSpanRecord, type SpanRecordHead } from './peek.js';
 export {
   type RawRecord,
   type ReaderOptions,

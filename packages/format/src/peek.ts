@@ -27,3 +27,12 @@ export function peekSpanRecord(line: string): SpanRecordHead | undefined {
   if (!match) return undefined;
   return { type: match[3] as SpanRecordHead['type'], id: match[1]!, kind: match[2]! };
 }
+
+/**
+ * Whether resolving this record line (`SessionReader.resolve`) can change it: only a record holding a blob reference
+ * (`{"$blob": …}`) or an escaped object (`{"$lit": …}`) can, and canonical JSON writes those keys exactly so. A
+ * string value spelled `"$blob"` gives a harmless false positive; there are no false negatives.
+ */
+export function holdsReferences(line: string): boolean {
+  return line.includes('"$blob"') || line.includes('"$lit"');
+}

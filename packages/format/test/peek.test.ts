@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalize, peekSpanRecord } from '../src/index.js';
+import { canonicalize, holdsReferences, peekSpanRecord } from '../src/index.js';
 import { rng } from './support.js';
 
 /** A span record as the recorder writes it, in canonical form. */
@@ -113,5 +113,13 @@ describe('peekSpanRecord', () => {
       if (head) peeked++;
     }
     expect(peeked).toBeGreaterThan(1000);
+  });
+});
+
+describe('holdsReferences', () => {
+  it('is true for every line resolve would change, false for plain records', () => {
+    expect(holdsReferences(canonicalize({ seq: 1, value: { $blob: 'ab'.repeat(32) } }))).toBe(true);
+    expect(holdsReferences(canonicalize({ seq: 1, value: { $lit: { $blob: 'user data' } } }))).toBe(true);
+    expect(holdsReferences(canonicalize({ seq: 1, text: 'a "$blob" in prose', n: 2 }))).toBe(false);
   });
 });
