@@ -17,7 +17,7 @@ if (node24 && !process.versions.node.startsWith('24.')) runtimes.push([node24, '
 
 let failed = false;
 for (const [bin, label] of runtimes) {
-  for (const bench of ['format', 'recorder', 'catalog', 'tui', 'diff', 'policy']) {
+  for (const bench of ['format', 'recorder', 'catalog', 'tui', 'diff', 'policy', 'evidence']) {
     // better-sqlite3 (the catalog) is compiled for the Node that installed it: that Node only.
     if (bench === 'catalog' && bin !== process.execPath) continue;
     // The TUI and diff are measured as users run them, with the Node that runs the CLI (the TUI needs tmux).
