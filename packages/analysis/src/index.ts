@@ -54,4 +54,4 @@ export {
   type SessionTotalsJSON,
   type TokenUsage,
 } from './totals.js';
-export { compactValue, modelCallIO, parseIfJson } from './values.js';
+export { asObj, compactValue, modelCallIO, type Obj, parseIfJson, str } from './values.js';

@@ -3,6 +3,7 @@
  * (after redaction), so a reader can always recompute them (`add` folds stored records); a resumed session continues
  * from the totals of the previous `session.end` so the last one in a file covers the whole session.
  */
+import { asObj, type Obj } from './values.js';
 
 export interface TokenUsage {
   input_tokens: number;
@@ -32,10 +33,6 @@ export interface SessionTotalsJSON {
   dropped_records: number;
 }
 
-type Obj = Record<string, unknown>;
-
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 const num = (...values: unknown[]): number => {
   for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) return v;
   return 0;

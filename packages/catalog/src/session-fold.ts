@@ -1,16 +1,14 @@
 import {
+  asObj,
   modelCallUsage,
   SessionTotals,
   type SessionTotalsJSON,
+  str,
   type TokenUsage,
 } from '@agent-replay/analysis';
 import { toTimestamp } from '@agent-replay/format';
 
 type Obj = Record<string, unknown>;
-
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Session status: the recorder's four, plus what a reader infers for a session without a final `session.end`. */
 export type SessionStatus = 'completed' | 'error' | 'interrupted' | 'aborted' | 'recording' | 'incomplete';

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  asObj,
   compactValue,
   DIVERGENCE_SPAN,
   modelCallIO,
@@ -17,6 +18,7 @@ import {
   SessionTotals,
   type SessionTotalsJSON,
   spanRowKind,
+  str,
 } from '@agent-replay/analysis';
 import type { RenderedReports, ReportCase, ReportSession } from './report-model.js';
 
@@ -55,10 +57,6 @@ export interface ReportOptions {
 
 type Obj = Record<string, unknown>;
 type Tone = 'plain' | 'ok' | 'denied' | 'approval' | 'error' | 'withheld';
-
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 // ---------------------------------------------------------------------------------------------------------------
 // The compact model of a session

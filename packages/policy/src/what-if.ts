@@ -3,15 +3,12 @@
  * ran) decided again under another policy, without running anything. The report lists the calls whose decision
  * would change — what the new policy would have blocked, allowed or sent for approval, and at which seq.
  */
-import { POLICY_DECISION_SPAN, parseIfJson } from '@agent-replay/analysis';
+import { asObj, POLICY_DECISION_SPAN, parseIfJson, str } from '@agent-replay/analysis';
 import { canonicalize, peekSpanRecord, SessionReader } from '@agent-replay/format';
 import { CALL_SPAN_KINDS, type PolicyCall, type PolicyDecision, type PolicyEngine } from './evaluate.js';
 import type { Decision } from './schema.js';
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export interface WhatIfChange {
   /** The record of the call (its span.end, or the decision record of a call that never ran). */

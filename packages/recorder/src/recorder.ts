@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DIVERGENCE_SPAN, POLICY_DECISION_SPAN, SessionTotals } from '@agent-replay/analysis';
+import { asObj, DIVERGENCE_SPAN, POLICY_DECISION_SPAN, SessionTotals } from '@agent-replay/analysis';
 import {
   type Durability,
   SessionLockedError,
@@ -107,9 +107,6 @@ const UNCAUGHT_SEAL_MS = 1000;
 const SLICE_MS = 4;
 /** Top-level names a record cannot carry (the envelope and blob markers of the session format). */
 const RESERVED_FIELDS = new Set(['seq', 'ts', 'type', '$blob', '$lit']);
-
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 
 export function defaultRecorderDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.AGENT_REPLAY_DIR || '.agent-replay');

@@ -5,7 +5,7 @@
  * with the recorded response; a custom model's items directly), so the new session records the same spans.
  * No request leaves the process.
  */
-import { DIVERGENCE_SPAN, type FieldChange, jsonChanges } from '@agent-replay/analysis';
+import { asObj, DIVERGENCE_SPAN, type FieldChange, jsonChanges } from '@agent-replay/analysis';
 import {
   getCurrentSpan,
   type Model,
@@ -24,8 +24,6 @@ import OpenAI from 'openai';
 import { conversationOf, fingerprintOf, type RecordedModelCall, type Recording } from './recording.js';
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 
 /** What to do when the run departs from the recording. */
 export type DivergencePolicy = 'stop' | 'continue' | 'live';

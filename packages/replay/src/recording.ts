@@ -4,12 +4,10 @@
  * happened, queued per agent.
  */
 import { createHash } from 'node:crypto';
+import { asObj, str } from '@agent-replay/analysis';
 import { canonicalize, SessionReader } from '@agent-replay/format';
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Which model implementation produced a recorded call, so the replay produces the same span. */
 export type RecordedApi = 'responses' | 'chat' | 'custom';
