@@ -11,19 +11,33 @@ import { createHash, hash } from 'node:crypto';
 /** Length in bytes of every hash in the tree (SHA-256). */
 export const HASH_BYTES = 32;
 
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+/** Inputs up to this size are hashed from a reused buffer; larger ones get their own. */
+const SCRATCH_BYTES = 64 * 1024;
+// Hashing runs once per record (leaf, chain step, and about one interior node) when writing and verifying, and
+// allocating each input costs as much as the small hashes themselves, so the prefixed inputs are assembled in
+// buffers reused across calls (everything here is synchronous, so no call can see another's bytes).
+const leafScratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+leafScratch[0] = 0x00;
+const nodeScratch = Buffer.allocUnsafe(1 + 2 * HASH_BYTES);
+nodeScratch[0] = 0x01;
 
 /** SHA-256(0x00 ‖ data): the RFC 9162 leaf hash; the prefix keeps leaves and interior nodes apart. */
 export function leafHash(data: Uint8Array): Buffer {
-  // One-shot crypto.hash (Node >= 20.12) costs a third less than createHash for record-sized inputs, and this runs
-  // once per record when writing and verifying.
-  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+  // One-shot crypto.hash (Node >= 20.12) costs a third less than createHash for record-sized inputs.
+  if (data.length < SCRATCH_BYTES) {
+    leafScratch.set(data, 1);
+    return hash('sha256', leafScratch.subarray(0, data.length + 1), 'buffer');
+  }
+  return hash('sha256', Buffer.concat([leafScratch.subarray(0, 1), data]), 'buffer');
 }
 
 /** SHA-256(0x01 ‖ left ‖ right): the RFC 9162 interior node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES)
+    return hash('sha256', Buffer.concat([nodeScratch.subarray(0, 1), left, right]), 'buffer');
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 1 + HASH_BYTES);
+  return hash('sha256', nodeScratch, 'buffer');
 }
 
 // Internal copy: EMPTY_ROOT is exported as a (necessarily mutable) Buffer, and a caller scribbling on it
@@ -181,11 +195,10 @@ export class MerkleTree {
       const level = Buffer.allocUnsafe(count * HASH_BYTES);
       for (let j = 0; j < count; j++) {
         const l = 2 * j * HASH_BYTES;
-        createHash('sha256')
-          .update(NODE_PREFIX)
-          .update(prev.subarray(l, l + 2 * HASH_BYTES))
-          .digest()
-          .copy(level, j * HASH_BYTES);
+        nodeHash(prev.subarray(l, l + HASH_BYTES), prev.subarray(l + HASH_BYTES, l + 2 * HASH_BYTES)).copy(
+          level,
+          j * HASH_BYTES,
+        );
       }
       this.#levels.push(level);
       prev = level;

@@ -166,9 +166,16 @@ function parseCanonicalObject(bytes: Buffer): JsonParse {
   return { ok: true, value: value as Record<string, unknown> };
 }
 
+const chainScratch = Buffer.allocUnsafe(64);
+
 /** chain_i = SHA-256(chain_{i-1} ‖ leaf_i) */
 export function chainStep(chain: Buffer, leaf: Buffer): Buffer {
-  return hash('sha256', Buffer.concat([chain, leaf]), 'buffer');
+  // Assembled in a reused buffer (synchronous, so never shared between calls): this runs once per record.
+  if (chain.length !== 32 || leaf.length !== 32)
+    return hash('sha256', Buffer.concat([chain, leaf]), 'buffer');
+  chainScratch.set(chain, 0);
+  chainScratch.set(leaf, 32);
+  return hash('sha256', chainScratch, 'buffer');
 }
 
 export function newChainState(headerPayload: Buffer): ChainState {
