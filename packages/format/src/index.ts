@@ -47,6 +47,7 @@ export { checkpointBody, type ScanFailure, type SignatureStatus, type TornTail }
 export { formatTimestamp, isTimestamp, toTimestamp } from './time.js';
 export * from './types.js';
 export { type VerifyOptions, type VerifyReport, verifySession, verifySessionBytes } from './verify.js';
+export { SessionVerifierPool, type VerifierPoolOptions } from './verify-pool.js';
 export {
   type AppendOptions,
   type Durability,

@@ -49,6 +49,11 @@ export function loadSigningKey(pem: string | Buffer): SigningKey {
 }
 
 /** Loads an Ed25519 public key from PEM (SPKI) or from a private key PEM. */
+/** A KeyObject, as opposed to PEM text or bytes (options accept either). */
+export function isKeyObject(value: unknown): value is KeyObject {
+  return typeof value === 'object' && value !== null && 'asymmetricKeyType' in value;
+}
+
 export function loadPublicKey(pem: string | Buffer): KeyObject {
   const key = createPublicKey(pem);
   assertEd25519(key, 'the public key');

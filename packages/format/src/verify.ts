@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { type Codec, type CodecName, resolveCodec } from './codec.js';
 import { SessionFileError } from './errors.js';
 import { type ByteSource, type FileSource, openFileSource } from './file-source.js';
-import { loadPublicKey } from './keys.js';
+import { isKeyObject, loadPublicKey } from './keys.js';
 import { type ScanFailure, type SignatureStatus, scanSession, type TornTail } from './scan.js';
 import { type Checkpoint, VERDICT_EXIT_CODES, type Verdict } from './types.js';
 
@@ -122,10 +122,6 @@ async function resolveInputs(
     codec: await resolveCodec(options.codec),
     publicKey: key === undefined || isKeyObject(key) ? key : loadPublicKey(key),
   };
-}
-
-function isKeyObject(value: unknown): value is KeyObject {
-  return typeof value === 'object' && value !== null && 'asymmetricKeyType' in value;
 }
 
 function unreadable(path: string, message: string): VerifyReport {
