@@ -4,16 +4,10 @@
  * transcript and the reports, and everything is listed in a signed manifest and in SHA256SUMS.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  type WriteStream,
-} from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { Transform, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
   canonicalize,
@@ -23,11 +17,12 @@ import {
   loadSigningKey,
   MerkleTree,
   publicKeyFingerprint,
+  SessionFileError,
   SessionReader,
+  SessionVerifierPool,
   type SigningKey,
   signDsse,
   type VerifyReport,
-  verifySession,
 } from '@agent-replay/format';
 import yazl from 'yazl';
 import {
@@ -102,14 +97,50 @@ function signerOf(pem: string | Buffer | undefined): { key: SigningKey; ephemera
   };
 }
 
-/** A line to a file stream, waiting when the stream asks to. */
-async function writeLine(stream: WriteStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+/** Characters of lines gathered before they are written as one chunk. */
+const BATCH_CHARS = 1 << 20;
+
+/**
+ * Lines written to a stream in ~1 MiB chunks: every chunk written to the archive becomes a compression job on the
+ * thread pool (and every wait for 'drain' a round trip), which a line at a time would make the cost of the export.
+ */
+class LineWriter {
+  #parts: string[] = [];
+  #chars = 0;
+
+  constructor(private readonly stream: Writable) {}
+
+  async write(line: string): Promise<void> {
+    this.#parts.push(line);
+    this.#chars += line.length + 1;
+    if (this.#chars >= BATCH_CHARS) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#parts.length === 0) return;
+    this.#parts.push('');
+    const chunk = Buffer.from(this.#parts.join('\n'), 'utf8');
+    this.#parts = [];
+    this.#chars = 0;
+    if (!this.stream.write(chunk))
+      await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+  }
+
+  /** Flushes and ends the stream; resolves when everything written has been consumed. */
+  async end(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await finished(this.stream);
+  }
 }
 
 interface SessionPlan {
   path: string;
-  verification: VerifyReport;
+  /** Verification runs on a worker thread while earlier sessions' records are read. */
+  verifying: Promise<VerifyReport>;
+  /** Set once `verifying` has settled, before any of the session's records are read. */
+  verification?: VerifyReport;
+  fileSize: number;
   sessionId: string;
   member: string;
   proofsMember: string | null;
@@ -133,26 +164,35 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
   const signer = signerOf(options.signingKeyPem);
   const fingerprint = publicKeyFingerprint(signer.key.publicKey);
   const work = mkdtempSync(join(tmpdir(), 'agent-replay-export-'));
+  const verifier = new SessionVerifierPool();
   const partial = join(dirname(options.output), `.${basename(options.output)}.partial-${process.pid}`);
   try {
-    // 1. Verify every session first: an export states each one's verdict.
+    // 1. Every session's header now (a file that is not a session fails the export before anything is written), and
+    //    its complete verification on the worker threads: an export states each one's verdict.
     const plans: SessionPlan[] = [];
     const seenIds = new Set<string>();
     for (const path of options.sessions) {
-      const verification = await verifySession(path);
-      if (verification.verdict === 'UNREADABLE' || verification.sessionId === undefined)
-        throw new TypeError(`cannot export ${path}: ${verification.summary}`);
-      const sessionId = verification.sessionId;
-      if (seenIds.has(sessionId)) throw new TypeError(`session ${sessionId} is listed twice (${path})`);
-      seenIds.add(sessionId);
-      const safeId = sessionId.replace(/[^A-Za-z0-9._-]/g, '_');
-      const reader = await SessionReader.open(path);
+      let reader: SessionReader;
+      try {
+        reader = await SessionReader.open(path);
+      } catch (error) {
+        const reason = error instanceof SessionFileError ? error.reason : (error as Error).message;
+        throw new TypeError(`cannot export ${path}: UNREADABLE: ${reason}`);
+      }
+      const sessionId = reader.header.session_id;
       const time = { first: reader.segments[0]?.tFirst ?? null, last: reader.segments.at(-1)?.tLast ?? null };
       const headerKey = reader.header.key;
       reader.close();
+      if (seenIds.has(sessionId)) throw new TypeError(`session ${sessionId} is listed twice (${path})`);
+      seenIds.add(sessionId);
+      const safeId = sessionId.replace(/[^A-Za-z0-9._-]/g, '_');
+      const verifying = verifier.verify(path);
+      // Awaited in order later; an export that stops early must not leave a rejection unhandled meanwhile.
+      verifying.catch(() => undefined);
       plans.push({
         path,
-        verification,
+        verifying,
+        fileSize: statSync(path).size,
         sessionId,
         member: `${SESSIONS_DIR}${safeId}${rule ? '.disclosed.jsonl' : '.arec'}`,
         proofsMember: rule ? `${PROOFS_DIR}${safeId}.json` : null,
@@ -162,7 +202,7 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
         headerKey,
       });
     }
-    const totalBytes = plans.reduce((n, p) => n + p.verification.fileSize, 0);
+    const totalBytes = plans.reduce((n, p) => n + p.fileSize, 0);
     let doneBytes = 0;
 
     const zip = new yazl.ZipFile();
@@ -184,24 +224,37 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
     if (!rule) for (const plan of plans) await addFile(plan.path, plan.member, false);
 
     // 3. One pass over each session's records: transcript, reports, and (redacted) the disclosed form and proofs.
-    const transcriptPath = join(work, TRANSCRIPT);
-    // A large buffer: the transcript is written a line at a time, and each wait for 'drain' is a thread-pool trip.
-    const transcript = createWriteStream(transcriptPath, { mode: 0o600, highWaterMark: 1 << 20 });
+    //    The transcript streams into the archive (hashed on the way), so it is compressed while the records are read
+    //    and never lands on disk uncompressed.
+    const transcriptHash = createHash('sha256');
+    let transcriptSize = 0;
+    const transcript = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _encoding, done) {
+        transcriptHash.update(chunk);
+        transcriptSize += chunk.length;
+        done(null, chunk);
+      },
+    });
+    zip.addReadStream(transcript, TRANSCRIPT, { compressionLevel: 1, mtime, mode: 0o100644 });
+    const transcriptLines = new LineWriter(transcript);
     const proofs = new Map<SessionPlan, Buffer>();
     const records = async function* (plan: SessionPlan): AsyncGenerator<ReportRecord> {
       // Which records to withhold is decided over the whole session first: a deduplicated value (blob record) is
       // written before the records that use it, and is withheld when only withheld records use it.
-      const withholding = rule
-        ? await recordsToWithhold(plan.path, plan.verification.records, rule)
-        : undefined;
+      const verification = await plan.verifying;
+      if (verification.verdict === 'UNREADABLE')
+        throw new TypeError(`cannot export ${plan.path}: ${verification.summary}`);
+      plan.verification = verification;
+      const withholding = rule ? await recordsToWithhold(plan.path, verification.records, rule) : undefined;
       const reader = await SessionReader.open(plan.path);
       const disclosedPath = join(work, `${plan.sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.disclosed`);
-      const disclosed = rule ? createWriteStream(disclosedPath, { mode: 0o600 }) : undefined;
+      const disclosed = rule ? new LineWriter(createWriteStream(disclosedPath, { mode: 0o600 })) : undefined;
       const leaves: Buffer[] = [];
       const withheldLeaves: Array<{ seq: number; leaf: string; reason: string }> = [];
       let lastBytes = 0;
       try {
-        for await (const { seq, line } of reader.lines({ toSeq: plan.verification.records })) {
+        for await (const { seq, line } of reader.lines({ toSeq: verification.records })) {
           const reason = withholding?.get(seq);
           const raw = JSON.parse(line) as Record<string, unknown>;
           const resolved =
@@ -211,17 +264,14 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
             leaves.push(leaf);
             if (reason) {
               withheldLeaves.push({ seq, leaf: leaf.toString('hex'), reason });
-              await writeLine(
-                disclosed!,
-                canonicalize({ leaf: leaf.toString('hex'), seq, withheld: reason }),
-              );
+              await disclosed!.write(canonicalize({ leaf: leaf.toString('hex'), seq, withheld: reason }));
             } else {
-              await writeLine(disclosed!, line);
+              await disclosed!.write(line);
             }
           }
           if (reason) {
             plan.withheld++;
-            await writeLine(transcript, canonicalize({ session_id: plan.sessionId, seq, withheld: reason }));
+            await transcriptLines.write(canonicalize({ session_id: plan.sessionId, seq, withheld: reason }));
             yield { withheld: true, seq, reason };
             continue;
           }
@@ -230,24 +280,19 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
             if (identity && !plan.identities.some((i) => canonicalize(i) === canonicalize(identity)))
               plan.identities.push(identity);
           }
-          await writeLine(transcript, canonicalize({ session_id: plan.sessionId, ...resolved }));
+          await transcriptLines.write(canonicalize({ session_id: plan.sessionId, ...resolved }));
           yield { withheld: false, seq, record: resolved };
           // Progress by the share of records read (sizes of compressed segments are not known per record).
-          const bytes = Math.round(
-            (seq / Math.max(1, plan.verification.records)) * plan.verification.fileSize,
-          );
+          const bytes = Math.round((seq / Math.max(1, verification.records)) * plan.fileSize);
           doneBytes += bytes - lastBytes;
           lastBytes = bytes;
           options.onProgress?.(doneBytes, totalBytes, plan.sessionId);
         }
       } finally {
         reader.close();
-        if (disclosed) {
-          disclosed.end();
-          await finished(disclosed);
-        }
+        await disclosed?.end();
       }
-      doneBytes += plan.verification.fileSize - lastBytes;
+      doneBytes += plan.fileSize - lastBytes;
       options.onProgress?.(doneBytes, totalBytes, plan.sessionId);
       if (rule) {
         await addFile(disclosedPath, plan.member, true);
@@ -257,7 +302,9 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
     const reportSessions: ReportSession[] = plans.map((plan) => ({
       member: plan.member,
       sessionId: plan.sessionId,
-      verification: plan.verification,
+      get verification() {
+        return verified(plan);
+      },
       get withheld() {
         return plan.withheld;
       },
@@ -276,13 +323,12 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
       redaction,
       sessions: reportSessions,
     });
-    transcript.end();
-    await finished(transcript);
+    await transcriptLines.end();
     for (const plan of plans) {
       const proof = proofs.get(plan);
       if (proof && plan.proofsMember) addBuffer(proof, plan.proofsMember);
     }
-    await addFile(transcriptPath, TRANSCRIPT, true);
+    files.push({ name: TRANSCRIPT, sha256: transcriptHash.digest('hex'), size: transcriptSize });
     addBuffer(Buffer.from(reports.html, 'utf8'), REPORT_HTML);
     addBuffer(Buffer.from(reports.markdown, 'utf8'), REPORT_MD);
     const publicPem = signer.key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -338,12 +384,19 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
     rmSync(partial, { force: true });
     throw error;
   } finally {
+    await verifier.close();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+/** A session's verification, which its records pass has awaited (reports and the manifest come after it). */
+function verified(plan: SessionPlan): VerifyReport {
+  if (!plan.verification) throw new Error(`internal: ${plan.path} read before its verification settled`);
+  return plan.verification;
+}
+
 function manifestSession(plan: SessionPlan): ManifestSession {
-  const v = plan.verification;
+  const v = verified(plan);
   const key = plan.headerKey ? { id: plan.headerKey.id, public_key: plan.headerKey.public_key } : null;
   return {
     session_id: plan.sessionId,
@@ -386,7 +439,7 @@ function proofsFor(
   leaves: readonly Buffer[],
   withheld: ReadonlyArray<{ seq: number; leaf: string; reason: string }>,
 ): Buffer {
-  const checkpoint = plan.verification.lastCheckpoint ?? null;
+  const checkpoint = verified(plan).lastCheckpoint ?? null;
   const treeSize = checkpoint?.tree_size ?? 0;
   const tree = treeSize > 0 ? new MerkleTree(leaves.slice(0, treeSize)) : undefined;
   const body = {

@@ -5,6 +5,7 @@
  * and that the manifest says what the files say. Reports like CloudTrail's validate-logs: per member, then counts.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import {
   CHECKPOINT_PAYLOAD_TYPE,
   canonicalize,
@@ -14,11 +15,11 @@ import {
   merkleRoot,
   publicKeyFingerprint,
   publicKeyFromHeader,
+  SessionVerifierPool,
   type Verdict,
   type VerifyReport,
   verifyDsse,
   verifyInclusion,
-  verifySessionBytes,
 } from '@agent-replay/format';
 import type { z } from 'zod';
 import {
@@ -101,42 +102,76 @@ const kept = (name: string) =>
   name.startsWith('proofs/') ||
   name.endsWith('.disclosed.jsonl');
 
+interface ReadMembers {
+  members: Awaited<ReturnType<typeof walkBundle>>;
+  digests: Map<string, { sha256: string; size: number }>;
+  /** The members kept whole (manifest, signature, key, sums, proofs, disclosed sessions). */
+  contents: Map<string, Buffer>;
+  /** Each original session file's complete verification. */
+  originals: Map<string, VerifyReport>;
+}
+
+/**
+ * Reads every member once: hashes it, keeps the small ones, and verifies each original session file. Session files
+ * verify on worker threads while the other members are read and hashed here, a few at a time, so a bundle of many
+ * large sessions is not held in memory waiting for a worker.
+ */
+async function readMembers(path: string, options: VerifyBundleOptions): Promise<ReadMembers> {
+  const digests = new Map<string, { sha256: string; size: number }>();
+  const contents = new Map<string, Buffer>();
+  const originals = new Map<string, VerifyReport>();
+  const verifier = new SessionVerifierPool();
+  const verifying: Array<Promise<void>> = [];
+  const maxInFlight = 2 * availableParallelism();
+  const verifyOriginal = async (name: string, data: Buffer) => {
+    if (verifying.length >= maxInFlight) await verifying.shift();
+    const pending = verifier.verifyBytes(data, name).then((report) => {
+      originals.set(name, report);
+    });
+    pending.catch(() => undefined); // awaited below; a walk that fails first must not leave it unhandled
+    verifying.push(pending);
+  };
+  let done = 0;
+  try {
+    const members = await walkBundle(
+      path,
+      async (member, content, total) => {
+        const whole = member.name.endsWith('.arec') || kept(member.name);
+        if (whole) {
+          const data = await readAll(content, member, path);
+          digests.set(member.name, { sha256: sha256(data), size: data.length });
+          if (member.name.endsWith('.arec')) await verifyOriginal(member.name, data);
+          else contents.set(member.name, data);
+        } else {
+          const hash = createHash('sha256');
+          let size = 0;
+          try {
+            for await (const chunk of content) {
+              hash.update(chunk as Buffer);
+              size += (chunk as Buffer).length;
+            }
+          } catch (error) {
+            throw new BundleError(path, `cannot be read: ${(error as Error).message}`, member.name);
+          }
+          digests.set(member.name, { sha256: hash.digest('hex'), size });
+        }
+        options.onProgress?.(++done, total, member.name);
+      },
+      options.limits ?? DEFAULT_LIMITS,
+    );
+    await Promise.all(verifying);
+    return { members, digests, contents, originals };
+  } finally {
+    await verifier.close();
+  }
+}
+
 export async function verifyBundle(
   path: string,
   options: VerifyBundleOptions = {},
 ): Promise<BundleVerification> {
   const problems: MemberProblem[] = [];
-  const digests = new Map<string, { sha256: string; size: number }>();
-  const contents = new Map<string, Buffer>();
-  const originals = new Map<string, VerifyReport>();
-  let done = 0;
-  const members = await walkBundle(
-    path,
-    async (member, content, total) => {
-      const whole = member.name.endsWith('.arec') || kept(member.name);
-      if (whole) {
-        const data = await readAll(content, member, path);
-        digests.set(member.name, { sha256: sha256(data), size: data.length });
-        if (member.name.endsWith('.arec'))
-          originals.set(member.name, await verifySessionBytes(data, member.name));
-        else contents.set(member.name, data);
-      } else {
-        const hash = createHash('sha256');
-        let size = 0;
-        try {
-          for await (const chunk of content) {
-            hash.update(chunk as Buffer);
-            size += (chunk as Buffer).length;
-          }
-        } catch (error) {
-          throw new BundleError(path, `cannot be read: ${(error as Error).message}`, member.name);
-        }
-        digests.set(member.name, { sha256: hash.digest('hex'), size });
-      }
-      options.onProgress?.(++done, total, member.name);
-    },
-    options.limits ?? DEFAULT_LIMITS,
-  );
+  const { members, digests, contents, originals } = await readMembers(path, options);
 
   // SHA256SUMS: every member but itself, once, with its hash.
   const sums = contents.get(CHECKSUMS);
