@@ -59,6 +59,49 @@ describe('agent-replay verify', () => {
     expect(mixed.stdout).toContain('UNSEALED: record 1 verified, not sealed');
   });
 
+  it('verifies a dozen files on worker threads and reports them in the order given', () => {
+    const bytes = readFileSync(sealed);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    const flipped = writeTemp('dozen-flipped.arec', bytes);
+    const missing = join(dir, 'dozen-missing.arec');
+    const files = [
+      sealed,
+      sealed,
+      flipped,
+      sealed,
+      unsealed,
+      sealed,
+      missing,
+      sealed,
+      sealed,
+      sealed,
+      sealed,
+      sealed,
+    ];
+    const json = cli('verify', '--json', ...files);
+    const report = JSON.parse(json.stdout);
+    expect(report.files.map((f: { file: string }) => f.file)).toEqual(files);
+    expect(report.files.map((f: { verdict: string }) => f.verdict)).toEqual([
+      'VALID',
+      'VALID',
+      'TAMPERED',
+      'VALID',
+      'UNSEALED',
+      'VALID',
+      'UNREADABLE',
+      'VALID',
+      'VALID',
+      'VALID',
+      'VALID',
+      'VALID',
+    ]);
+    expect(json.code).toBe(1);
+    const text = cli('verify', ...files);
+    expect(text.stdout).toContain('9/12 sessions valid');
+    const listed = text.stdout.split('\n').filter((line) => /^(TAMPERED|UNSEALED|UNREADABLE)/.test(line));
+    expect(listed.map((line) => line.split(/\s+/)[0])).toEqual(['TAMPERED', 'UNSEALED', 'UNREADABLE']);
+  });
+
   it('prints a stable JSON report', () => {
     const result = cli('verify', '--json', sealed, unsealed);
     const report = JSON.parse(result.stdout);
