@@ -248,7 +248,7 @@ export async function exportBundle(options: ExportOptions): Promise<ExportResult
       plan.verification = verification;
       const withholding = rule ? await recordsToWithhold(plan.path, verification.records, rule) : undefined;
       const reader = await SessionReader.open(plan.path);
-      const disclosedPath = join(work, `${plan.sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.disclosed`);
+      const disclosedPath = join(work, basename(plan.member));
       const disclosed = rule ? new LineWriter(createWriteStream(disclosedPath, { mode: 0o600 })) : undefined;
       const leaves: Buffer[] = [];
       const withheldLeaves: Array<{ seq: number; leaf: string; reason: string }> = [];
